@@ -1,0 +1,31 @@
+"""The audit log's one way in."""
+
+from django.db.models import Model
+
+from .models import AuditEntry
+from .roles import purpose_of
+
+
+def audit_record(
+    *,
+    action: str,
+    actor=None,
+    target: Model | None = None,
+    purpose: str = "",
+    detail: dict | None = None,
+) -> AuditEntry:
+    """Append an entry. `detail` may name fields and count rows; it never holds their values.
+
+    The purpose defaults to the one the actor's role serves, so that every entry can later tell the
+    person why their data was looked at (Art. 15(1)(a)) without naming the member of staff.
+    """
+    if actor is not None and not actor.is_authenticated:
+        actor = None
+    return AuditEntry.objects.create(
+        action=action,
+        actor=actor,
+        target_type=target._meta.label_lower if target is not None else "",
+        target_id=target.public_id if target is not None else None,
+        purpose=purpose or (str(purpose_of(actor)) if actor is not None else ""),
+        detail=detail or {},
+    )

@@ -1,0 +1,57 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class TimeStampedModel(models.Model):
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+class AuditEntry(models.Model):
+    """One thing a member of staff (or the system) did to a person's data.
+
+    Append-only: written through `concerthouse.audit.audit_record`, never edited, never deleted. It holds
+    no personal values: the target is an opaque public id, `detail` names fields, never their contents.
+    When the person is erased the entries stay, with the target id removed and `redacted_at` set, so
+    that the history of who touched what survives without pointing at anyone.
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    at = models.DateTimeField(_("time"), auto_now_add=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("actor"),
+        # Accountability outlives the account: deactivate staff, never delete them.
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_("Empty when the system or the person themselves acted."),
+    )
+    action = models.CharField(_("action"), max_length=64, help_text=_("A dotted code."))
+    target_type = models.CharField(_("target type"), max_length=64, blank=True)
+    target_id = models.UUIDField(_("target id"), null=True, blank=True)
+    purpose = models.CharField(_("purpose"), max_length=200, blank=True)
+    detail = models.JSONField(_("detail"), default=dict, blank=True)
+    redacted_at = models.DateTimeField(_("redacted"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("audit entry")
+        verbose_name_plural = _("audit log")
+        ordering = ["-at", "-id"]
+        indexes = [
+            # A person's history: the admin history page, the access report, erasure's redaction.
+            models.Index(fields=["target_type", "target_id", "at"], name="audit_target_idx"),
+            models.Index(fields=["at"], name="audit_at_idx"),
+        ]
+
+    def __str__(self):
+        return (
+            f"{self.action} {self.target_type}:{self.target_id or '-'} @ {self.at:%Y-%m-%d %H:%M}"
+        )

@@ -1,0 +1,47 @@
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from .models import AuditEntry
+from .personal_data_map import (
+    PERSON_MODEL,
+    Category,
+    Declaration,
+    Erasure,
+    LegalBasis,
+    Retention,
+    exempt,
+    register,
+)
+
+
+def _entries_about(people):
+    return Q(target_type=PERSON_MODEL, target_id__in=people.values("public_id"))
+
+
+register(
+    Declaration(
+        model=AuditEntry,
+        fields={
+            "at": Category.BEHAVIOURAL,
+            "action": Category.BEHAVIOURAL,
+            "purpose": Category.BEHAVIOURAL,
+            "target_id": Category.BEHAVIOURAL,
+        },
+        purpose=_("Accountability for staff access to and changes of personal data"),
+        legal_basis=LegalBasis.LEGAL_OBLIGATION,
+        owned_by=_entries_about,
+        # The history of who did what stays; only the link to the person goes, and the entry says so.
+        erasure=Erasure.ANONYMISE,
+        anonymise={"target_id": None, "redacted_at": timezone.now},
+        retention=Retention(
+            _("Kept as long as the register; the link to you is removed when you are erased.")
+        ),
+    )
+)
+
+exempt(
+    "auth.user",
+    reason="Staff accounts: employee data, handled under the house's personnel policy, "
+    "not part of the audience register.",
+)

@@ -1,0 +1,225 @@
+"""The personal-data map: one declaration per model that holds personal data, many uses.
+
+Every app declares its models in `<app>/personal_data.py` (discovered at start-up). A declaration says
+which fields are personal and of what category, why they are processed and on which legal basis, how
+to find one person's rows, what erasure does to them (delete, anonymise, or keep under a legal hold) and
+how long they are kept. The admin's field visibility, the access and portability exports, erasure, the
+retention purges and the generated privacy notice all read the map, so they cannot disagree, and
+`undeclared_personal_models` finds any model that holds personal data and was left out.
+"""
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.apps import apps as django_apps
+from django.db import models
+from django.db.models import Q, QuerySet, TextChoices
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+# The model that stands for a person. Anything that points at it, directly or through other models,
+# holds personal data.
+PERSON_MODEL = "customers.customer"
+
+
+class Category(TextChoices):
+    CONTACT = "contact", _("Contact details")
+    IDENTITY = "identity", _("National identity number")
+    FINANCIAL = "financial", _("Bank account")
+    HEALTH = "health", _("Health-related needs")
+    BEHAVIOURAL = "behavioural", _("Activity and history")
+    CONSENT_EVIDENCE = "consent_evidence", _("Consent evidence")
+    ACCOUNTING = "accounting", _("Accounting records")
+
+
+class LegalBasis(TextChoices):
+    CONSENT = "consent", _("Consent (GDPR Art. 6(1)(a))")
+    CONTRACT = "contract", _("Performance of a contract (GDPR Art. 6(1)(b))")
+    LEGAL_OBLIGATION = "legal_obligation", _("Legal obligation (GDPR Art. 6(1)(c))")
+    LEGITIMATE_INTERESTS = "legitimate_interests", _("Legitimate interests (GDPR Art. 6(1)(f))")
+    EXPLICIT_CONSENT = "explicit_consent", _("Explicit consent (GDPR Art. 9(2)(a))")
+
+
+class Erasure(TextChoices):
+    DELETE = "delete", _("Deleted")
+    ANONYMISE = "anonymise", _("Anonymised")
+    HOLD = "hold", _("Kept under a legal hold, then deleted")
+
+
+@dataclass(frozen=True)
+class Visibility:
+    """Who may see a field of a special category, and whether they see it whole or masked."""
+
+    permission: str
+    masked: bool
+
+
+# Categories that ordinary staff access does not reach (DESIGN.md, Roles): identity numbers and bank
+# accounts are masked for finance and the DPO and revealed only through an audited action; health
+# data is seen by box office and the DPO only. Everyone without the permission never sees the field.
+RESTRICTED_CATEGORIES = {
+    Category.IDENTITY: Visibility(permission="customers.reveal_identifiers", masked=True),
+    Category.FINANCIAL: Visibility(permission="customers.reveal_identifiers", masked=True),
+    Category.HEALTH: Visibility(permission="customers.view_health_data", masked=False),
+}
+
+
+@dataclass(frozen=True)
+class LegalHold:
+    """A statute that obliges the house to keep rows that erasure would otherwise remove."""
+
+    statute: str | Promise
+    # The date a row may go, computed in the database for a queryset of the held rows.
+    until: Callable[[QuerySet], QuerySet]
+
+
+@dataclass(frozen=True)
+class Retention:
+    """How long rows are kept: told in the notice, applied by the retention purge."""
+
+    description: str | Promise
+    # Rows past their retention at `now`; None where retention follows another model (a cascade).
+    expired: Callable[[Any], Q] | None = None
+
+
+@dataclass(frozen=True)
+class Declaration:
+    model: type[models.Model]
+    fields: dict[str, Category]
+    purpose: str | Promise
+    legal_basis: LegalBasis
+    # The rows of the people in a queryset of customers, as a filter on this model.
+    owned_by: Callable[[QuerySet], Q]
+    erasure: Erasure
+    retention: Retention
+    # Erasure by anonymising sets these fields to these values (a callable is called once per run).
+    anonymise: dict[str, Any] = field(default_factory=dict)
+    legal_hold: LegalHold | None = None
+    # Fields the person gave us themselves: what the portability export (Art. 20) carries.
+    provided_by_person: frozenset[str] = frozenset()
+
+    @property
+    def label(self) -> str:
+        return self.model._meta.label_lower
+
+    def rows_of(self, people: QuerySet) -> QuerySet:
+        return self.model._default_manager.filter(self.owned_by(people))
+
+    def fields_in(self, *categories: Category) -> list[str]:
+        return [name for name, category in self.fields.items() if category in categories]
+
+
+def through(path: str) -> Callable[[QuerySet], Q]:
+    """`owned_by` for a model that reaches the person along the ORM path `path`."""
+    return lambda people: Q(**{f"{path}__in": people})
+
+
+_declarations: dict[str, Declaration] = {}
+_exemptions: dict[str, str] = {}
+
+
+def register(declaration: Declaration) -> Declaration:
+    unknown = set(declaration.fields) - {f.name for f in declaration.model._meta.get_fields()}
+    if unknown:
+        raise ValueError(f"{declaration.label} declares fields it does not have: {sorted(unknown)}")
+    if declaration.erasure == Erasure.HOLD and declaration.legal_hold is None:
+        raise ValueError(f"{declaration.label} is kept under a hold but names no statute")
+    _declarations[declaration.label] = declaration
+    return declaration
+
+
+def exempt(label: str, *, reason: str) -> None:
+    """Leave a model that looks personal out of the map, saying why (shown in the record)."""
+    _exemptions[label.lower()] = reason
+
+
+def declarations() -> list[Declaration]:
+    return list(_declarations.values())
+
+
+def declaration_for(model: type[models.Model]) -> Declaration | None:
+    return _declarations.get(model._meta.label_lower)
+
+
+def field_visibility(model: type[models.Model], user) -> dict[str, str]:
+    """For each restricted field of `model`: "hidden", "masked" or "visible" to `user`."""
+    declaration = declaration_for(model)
+    if declaration is None:
+        return {}
+    result = {}
+    for name, category in declaration.fields.items():
+        rule = RESTRICTED_CATEGORIES.get(category)
+        if rule is None:
+            continue
+        if not user.has_perm(rule.permission):
+            result[name] = "hidden"
+        else:
+            result[name] = "masked" if rule.masked else "visible"
+    return result
+
+
+def export_person(person) -> dict[str, list[dict[str, Any]]]:
+    """Every mapped row of one person, with its declared fields, keyed by model label."""
+    people = type(person)._default_manager.filter(pk=person.pk)
+    export = {}
+    for declaration in declarations():
+        rows = declaration.rows_of(people).values(*declaration.fields)
+        export[declaration.label] = [dict(row) for row in rows]
+    return export
+
+
+# --- Completeness --------------------------------------------------------------------------------
+# Field names that mean personal data wherever they appear. A plain `name` is not among them: lists,
+# seasons and concerts have names too.
+PERSONAL_FIELD_NAME = re.compile(
+    r"(^|_)(email|e_mail|phone|mobile|first_name|last_name|full_name|given_name|family_name|surname"
+    r"|address|street|postal_code|postcode|zip_code|birth|birthday|national_id|personnummer"
+    r"|fodselsnummer|bank_account|iban|ip)(_|$)"
+)
+PERSONAL_FIELD_TYPES = (models.EmailField, models.GenericIPAddressField)
+
+
+def _related_label(field) -> str:
+    target = field.remote_field.model
+    return target.lower() if isinstance(target, str) else target._meta.label_lower
+
+
+def _looks_personal_by_field(model) -> bool:
+    return any(
+        isinstance(f, PERSONAL_FIELD_TYPES) or PERSONAL_FIELD_NAME.search(f.name)
+        for f in model._meta.get_fields()
+        if f.concrete and not f.is_relation
+    )
+
+
+def undeclared_personal_models(
+    candidates: Iterable[type[models.Model]] | None = None,
+) -> list[str]:
+    """Labels of models that hold personal data but are neither declared nor exempted.
+
+    A model holds personal data when it has a personal-looking field, or a relation to the person
+    model or to another model that (transitively) points at it.
+    """
+    models_ = list(django_apps.get_models() if candidates is None else candidates)
+    person_linked = {PERSON_MODEL}
+    changed = True
+    while changed:  # a fixpoint: Payment -> Order -> Customer makes Payment personal too
+        changed = False
+        for model in models_:
+            label = model._meta.label_lower
+            if label in person_linked or label in _exemptions:
+                continue
+            relations = [f for f in model._meta.get_fields() if f.concrete and f.is_relation]
+            if any(_related_label(f) in person_linked for f in relations):
+                person_linked.add(label)
+                changed = True
+    missing = []
+    for model in models_:
+        label = model._meta.label_lower
+        if label in _declarations or label in _exemptions or model._meta.abstract:
+            continue
+        if label in person_linked or _looks_personal_by_field(model):
+            missing.append(label)
+    return sorted(missing)

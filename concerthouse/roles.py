@@ -1,0 +1,86 @@
+"""Staff roles: the one table of who may do what (DESIGN.md, Roles).
+
+Each role is a Django group. `sync_role_groups` makes the groups hold exactly the permissions listed
+here; a data migration runs it when the roles are introduced and a post_migrate hook runs it after every
+`migrate`, so that the permissions of apps that arrive later (and a test database that was flushed)
+are granted from this same table.
+"""
+
+from django.db.models import TextChoices
+from django.utils.translation import gettext_lazy as _
+
+
+class Role(TextChoices):
+    MARKETING = "Marketing", _("Marketing")
+    BOX_OFFICE = "Box office", _("Box office")
+    FINANCE = "Finance", _("Finance")
+    DPO = "Data protection officer", _("Data protection officer")
+
+
+# What each role's access is for. The audit log records it with every access, and the access report
+# tells the person these purposes, never the names of staff (Art. 15(1)(a)).
+ROLE_PURPOSES = {
+    Role.MARKETING: _("Newsletters and marketing"),
+    Role.BOX_OFFICE: _("Season subscriptions and customer service"),
+    Role.FINANCE: _("Accounting and payments"),
+    Role.DPO: _("Data protection compliance"),
+}
+ADMINISTRATION_PURPOSE = _("System administration")
+
+_CONTACT_EDIT = {"customers.view_customer", "customers.add_customer", "customers.change_customer"}
+
+ROLE_PERMISSIONS: dict[Role, set[str]] = {
+    Role.MARKETING: _CONTACT_EDIT,
+    Role.BOX_OFFICE: _CONTACT_EDIT | {"customers.view_health_data"},
+    Role.FINANCE: {
+        "customers.view_customer",
+        "customers.reveal_identifiers",
+        "customers.change_identifiers",  # bank accounts for refunds
+    },
+    Role.DPO: _CONTACT_EDIT
+    | {
+        "customers.reveal_identifiers",
+        "customers.change_identifiers",
+        "customers.view_health_data",
+        "customers.restrict_processing",
+        "concerthouse.view_auditentry",
+    },
+}
+
+
+def purpose_of(user) -> str:
+    """The purpose a member of staff's access serves, from their role."""
+    if user.is_superuser:
+        return ADMINISTRATION_PURPOSE
+    names = set(user.groups.values_list("name", flat=True))
+    for role, purpose in ROLE_PURPOSES.items():
+        if role.value in names:
+            return purpose
+    return ADMINISTRATION_PURPOSE
+
+
+def sync_role_groups(apps) -> None:
+    """Create the role groups and give each exactly its permissions that exist so far.
+
+    Takes the app registry so that it runs both in a migration (historical models) and after one.
+    """
+    from django.contrib.auth.management import create_permissions
+
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    # In a migration the permissions of models created earlier in the same run do not exist yet.
+    for app_config in apps.get_app_configs():
+        original = getattr(app_config, "models_module", None)
+        app_config.models_module = original or True  # create_permissions skips apps without models
+        create_permissions(app_config, apps=apps, verbosity=0)
+        app_config.models_module = original
+    for role, names in ROLE_PERMISSIONS.items():
+        group, _created = Group.objects.get_or_create(name=role.value)
+        wanted = [name.split(".", 1) for name in names]
+        permissions = Permission.objects.filter(
+            content_type__app_label__in={app_label for app_label, _codename in wanted},
+            codename__in={codename for _app_label, codename in wanted},
+        ).select_related("content_type")
+        group.permissions.set(
+            [p for p in permissions if [p.content_type.app_label, p.codename] in wanted]
+        )

@@ -1,0 +1,144 @@
+"""Settings shared by every environment.
+
+Everything that differs between a laptop and production comes from the environment through the one
+`env` below; `local`, `test` and `production` only choose the defaults and the strictness.
+"""
+
+from pathlib import Path
+
+import environ
+from celery.schedules import crontab
+from django.utils.translation import gettext_lazy as _
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+
+env = environ.Env()
+
+# --- The house -------------------------------------------------------------------------------------
+# The country decides the bookkeeping hold, the public holidays, the supervisory authority and the
+# national-ID format that the registry validates.
+HOUSE_COUNTRY = env.str("HOUSE_COUNTRY", default="SE")
+HOUSE_NAME = env.str("HOUSE_NAME", default="Demo Konserthus")
+HOUSE_ORGANISATION_NUMBER = env.str("HOUSE_ORGANISATION_NUMBER", default="")
+HOUSE_CONTACT_EMAIL = env.str("HOUSE_CONTACT_EMAIL", default="dataskydd@example.org")
+HOUSE_SITE_URL = env.str("HOUSE_SITE_URL", default="http://127.0.0.1:8000")
+
+# --- Django core ------------------------------------------------------------------------------------
+DEBUG = env.bool("DEBUG", default=False)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "customers",
+    # Last, so that its post_migrate role sync runs after every app's permissions exist.
+    "concerthouse",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "concerthouse.urls"
+WSGI_APPLICATION = "concerthouse.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "concerthouse.context_processors.house",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+DATABASES["default"]["ATOMIC_REQUESTS"] = False
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+
+# --- Languages --------------------------------------------------------------------------------------
+LANGUAGES = [("sv", _("Swedish")), ("nb", _("Norwegian (Bokmål)")), ("en", _("English"))]
+LANGUAGE_CODE = env.str("LANGUAGE_CODE", default={"NO": "nb"}.get(HOUSE_COUNTRY, "sv"))
+LOCALE_PATHS = [BASE_DIR / "locale"]
+USE_I18N = True
+USE_TZ = True
+TIME_ZONE = env.str(
+    "TIME_ZONE", default="Europe/Stockholm" if HOUSE_COUNTRY == "SE" else "Europe/Oslo"
+)
+
+STATIC_URL = "static/"
+STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
+STATICFILES_DIRS = [BASE_DIR / "static"]
+
+LOGIN_URL = "admin:login"
+
+# --- Secrets ----------------------------------------------------------------------------------------
+# `local` and `test` give development values; `production` requires every one of them.
+SECRET_KEY = env.str("SECRET_KEY", default="")
+# Fernet keys, newest first: the first encrypts, all of them decrypt (MultiFernet).
+FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
+# A separate HMAC key for the blind indexes: it is never rotated with the encryption keys, because a
+# new one would mean recomputing every index from the clear values.
+BLIND_INDEX_KEY = env.str("BLIND_INDEX_KEY", default="")
+
+# --- Email ------------------------------------------------------------------------------------------
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="no-reply@example.org")
+
+# --- Celery -----------------------------------------------------------------------------------------
+# Without a broker the tasks run in-process, so that a fresh machine needs nothing but Python.
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
+CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_ACKS_LATE = (
+    True  # a worker that dies mid-task leaves it for another; tasks are idempotent
+)
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_TIME_LIMIT = 30 * 60
+CELERY_TASK_SOFT_TIME_LIMIT = 25 * 60
+# ETAs must stay inside the visibility timeout, or Redis hands the task to a second worker.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * 60 * 60}
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_BEAT_SCHEDULE = {
+    "customers-reencrypt-identifiers-weekly": {
+        # Finishes a key rotation that was started but not completed, and is a no-op otherwise.
+        "task": "customers.tasks.reencrypt_identifiers_task",
+        "schedule": crontab(hour=3, minute=30, day_of_week="sunday"),
+    },
+}
+
+# --- Logging: no personal data, ever -----------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+}
+
+# --- Retention (DESIGN.md, Retention defaults; per house through the environment) ------------------
+RETENTION_LEAD_YEARS = env.int("RETENTION_LEAD_YEARS", default=3)
+RETENTION_ENDED_CUSTOMER_MONTHS = env.int("RETENTION_ENDED_CUSTOMER_MONTHS", default=13)

@@ -1,0 +1,33 @@
+"""Production: every secret and every service comes from the environment, with no default.
+
+A missing variable stops the process at start-up (ImproperlyConfigured) instead of running with a
+development value.
+"""
+
+from .base import *  # noqa: F403
+from .base import env
+
+DEBUG = False
+SECRET_KEY = env.str("SECRET_KEY")
+FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS")
+BLIND_INDEX_KEY = env.str("BLIND_INDEX_KEY")
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
+DATABASES = {"default": env.db("DATABASE_URL")}
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL")
+CELERY_TASK_ALWAYS_EAGER = False
+vars().update(env.email_url("EMAIL_URL"))
+
+SESSION_COOKIE_SECURE = True
+CSRF_COOKIE_SECURE = True
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_PRELOAD = True
+
+for secret in ("SECRET_KEY", "BLIND_INDEX_KEY"):
+    if not globals()[secret]:
+        raise environ.ImproperlyConfigured(f"{secret} is set but empty")  # noqa: F405
+if not FIELD_ENCRYPTION_KEYS or not all(FIELD_ENCRYPTION_KEYS):
+    raise environ.ImproperlyConfigured("FIELD_ENCRYPTION_KEYS is set but empty")  # noqa: F405

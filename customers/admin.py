@@ -1,0 +1,336 @@
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from concerthouse.audit import audit_record
+from concerthouse.models import AuditEntry
+from concerthouse.personal_data_map import field_visibility
+from concerthouse.roles import purpose_of
+
+from . import services, validators
+from .forms import CustomerAdminForm, IdentifiersForm, ObjectionForm, RestrictionForm
+from .models import Customer
+
+IDENTIFIER_FIELDS = ("national_id", "bank_account")
+
+
+class RightsFilter(admin.SimpleListFilter):
+    title = _("rights exercised")
+    parameter_name = "rights"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("restricted", _("Processing restricted")),
+            ("objecting", _("Objects to marketing")),
+        ]
+
+    def queryset(self, request, queryset):
+        if self.value() == "restricted":
+            return queryset.filter(restricted_at__isnull=False)
+        if self.value() == "objecting":
+            return queryset.filter(marketing_objection_at__isnull=False)
+        return queryset
+
+
+@admin.register(Customer)
+class CustomerAdmin(admin.ModelAdmin):
+    form = CustomerAdminForm
+    list_display = ("__str__", "email", "phone", "postal_code", "kind", "source", "rights_flags")
+    list_filter = ("kind", "source", "country", "preferred_language", RightsFilter)
+    search_fields = ("email", "first_name", "last_name", "phone", "postal_code")
+    # Counting a million rows on every page costs more than the page itself.
+    show_full_result_count = False
+    list_per_page = 50
+    readonly_fields = (
+        "relationship_started_on",
+        "relationship_ended_on",
+        "last_activity_at",
+        "national_id_display",
+        "bank_account_display",
+        "identifiers_purpose",
+        "rights_status",
+        "public_id",
+        "created_at",
+        "updated_at",
+    )
+
+    # --- what each role sees -----------------------------------------------------------------------
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = [
+            (None, {"fields": ("email", "first_name", "last_name", "phone", "preferred_language")}),
+            (_("Postal address"), {"fields": ("street_address", "postal_code", "city", "country")}),
+            (
+                _("Relationship"),
+                {"fields": ("kind", "source", "source_detail", *self._relationship_dates(obj))},
+            ),
+        ]
+        if obj is None:
+            return fieldsets
+        # The personal-data map says which fields are special; a role without the permission never
+        # gets them in the form, the page, the list or the search.
+        visible = [
+            f"{name}_display"
+            for name in IDENTIFIER_FIELDS
+            if field_visibility(Customer, request.user).get(name, "hidden") != "hidden"
+        ]
+        if visible:
+            fieldsets.append((_("Identifiers"), {"fields": (*visible, "identifiers_purpose")}))
+        fieldsets += [
+            (_("Restriction and objection"), {"fields": ("rights_status",)}),
+            (_("Record"), {"fields": ("public_id", "created_at", "updated_at")}),
+        ]
+        return fieldsets
+
+    @staticmethod
+    def _relationship_dates(obj):
+        if obj is None:
+            return ()
+        return ("relationship_started_on", "relationship_ended_on", "last_activity_at")
+
+    def has_change_permission(self, request, obj=None):
+        # Art. 18: a restricted person's data is only stored; only the DPO may still act on it.
+        if obj is not None and obj.is_restricted:
+            return request.user.has_perm("customers.restrict_processing")
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        # Removing a person is an erasure: it goes through a privacy request, which honours legal
+        # holds, redacts the audit log and suppresses the address. A plain delete would do none.
+        return False
+
+    def get_search_results(self, request, queryset, search_term):
+        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        # Staff who may see identifiers can also find a person by one: exactly, via the blind index.
+        if search_term and request.user.has_perm("customers.reveal_identifiers"):
+            matches = Q()
+            for country in ("SE", "NO"):
+                try:
+                    matches |= Q(
+                        pk__in=Customer.objects.with_national_id(search_term, country=country)
+                    )
+                except ValidationError:
+                    pass
+            try:
+                matches |= Q(pk__in=Customer.objects.with_bank_account(search_term))
+            except ValidationError:
+                pass
+            if matches:
+                queryset |= self.get_queryset(request).filter(matches)
+        return queryset, may_have_duplicates
+
+    # --- displays ------------------------------------------------------------------------------------
+
+    @admin.display(description=_("National identity number"))
+    def national_id_display(self, obj):
+        return self._masked(obj, "national_id")
+
+    @admin.display(description=_("Bank account"))
+    def bank_account_display(self, obj):
+        return self._masked(obj, "bank_account")
+
+    def _masked(self, obj, field):
+        value = getattr(obj, field)
+        if not value:
+            return "—"
+        url = reverse("admin:customers_customer_reveal", args=[obj.pk, field])
+        return format_html(
+            '<span class="masked">{}</span> <a class="button" href="{}">{}</a>',
+            validators.mask(value),
+            url,
+            _("Reveal"),
+        )
+
+    @admin.display(description=_("Status"))
+    def rights_status(self, obj):
+        lines = []
+        if obj.is_restricted:
+            lines.append(
+                _("Processing restricted since %(date)s: %(ground)s.")
+                % {
+                    "date": f"{obj.restricted_at:%Y-%m-%d}",
+                    "ground": obj.get_restriction_ground_display(),
+                }
+            )
+        if obj.objects_to_marketing:
+            lines.append(
+                _("Objects to direct marketing since %(date)s (%(channel)s).")
+                % {
+                    "date": f"{obj.marketing_objection_at:%Y-%m-%d}",
+                    "channel": obj.get_marketing_objection_channel_display(),
+                }
+            )
+        return " ".join(str(line) for line in lines) or _("No restriction, no objection.")
+
+    @admin.display(description=_("Rights"))
+    def rights_flags(self, obj):
+        flags = []
+        if obj.is_restricted:
+            flags.append(str(_("restricted")))
+        if obj.objects_to_marketing:
+            flags.append(str(_("objects")))
+        return ", ".join(flags) or "—"
+
+    # --- writes go through the services, which validate and audit --------------------------------
+
+    def save_model(self, request, obj, form, change):
+        data = {name: form.cleaned_data[name] for name in form.changed_data}
+        if change:
+            customer = services.customer_update(
+                customer=Customer.objects.get(pk=obj.pk), actor=request.user, **data
+            )
+        else:
+            source = data.pop("source", Customer.Source.BOX_OFFICE)
+            customer = services.customer_create(actor=request.user, source=source, **data)
+        obj.pk, obj.public_id = customer.pk, customer.public_id
+
+    # The audit log replaces the admin's LogEntry, which would keep the person's name forever.
+    def log_addition(self, request, obj, message):
+        pass
+
+    def log_change(self, request, obj, message):
+        pass
+
+    def log_deletions(self, request, queryset):
+        pass
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        customer = self.get_object(request, object_id)
+        if customer is not None and request.method == "GET":
+            if self.has_view_or_change_permission(request, customer):
+                audit_record(action="customer.viewed", actor=request.user, target=customer)
+        extra_context = {
+            **(extra_context or {}),
+            "can_change_identifiers": request.user.has_perm("customers.change_identifiers"),
+            "can_restrict": request.user.has_perm("customers.restrict_processing"),
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def history_view(self, request, object_id, extra_context=None):
+        customer = get_object_or_404(Customer, pk=object_id)
+        if not self.has_view_or_change_permission(request, customer):
+            raise PermissionDenied
+        entries = AuditEntry.objects.filter(
+            target_type=Customer._meta.label_lower, target_id=customer.public_id
+        ).select_related("actor")[:200]
+        return self._render(request, customer, "history.html", _("History"), entries=entries)
+
+    # --- the audited special views -----------------------------------------------------------------
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path(
+                "<int:pk>/reveal/<str:field>/",
+                view(self.reveal_view),
+                name="customers_customer_reveal",
+            ),
+            path(
+                "<int:pk>/identifiers/",
+                view(self.identifiers_view),
+                name="customers_customer_identifiers",
+            ),
+            path("<int:pk>/rights/", view(self.rights_view), name="customers_customer_rights"),
+            *super().get_urls(),
+        ]
+
+    def _render(self, request, customer, template, title, **context):
+        response = TemplateResponse(
+            request,
+            f"admin/customers/customer/{template}",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "original": customer,
+                "title": title,
+                **context,
+            },
+        )
+        # Pages with identifiers or history must not linger in a shared browser's cache.
+        response["Cache-Control"] = "no-store"
+        return response
+
+    def reveal_view(self, request, pk, field):
+        if field not in IDENTIFIER_FIELDS or not request.user.has_perm(
+            "customers.reveal_identifiers"
+        ):
+            raise PermissionDenied
+        customer = get_object_or_404(Customer, pk=pk)
+        value = None
+        if request.method == "POST":
+            value = services.customer_reveal_identifier(
+                customer=customer, actor=request.user, field=field
+            )
+        return self._render(
+            request,
+            customer,
+            "reveal.html",
+            _("Reveal %(field)s") % {"field": Customer._meta.get_field(field).verbose_name},
+            field=field,
+            field_label=Customer._meta.get_field(field).verbose_name,
+            masked=validators.mask(getattr(customer, field)),
+            value=value,
+            purpose=purpose_of(request.user),
+        )
+
+    def identifiers_view(self, request, pk):
+        if not request.user.has_perm("customers.change_identifiers"):
+            raise PermissionDenied
+        customer = get_object_or_404(Customer, pk=pk)
+        form = IdentifiersForm(
+            request.POST or None, initial={"purpose": customer.identifiers_purpose}
+        )
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.customer_set_identifiers(
+                    customer=customer,
+                    actor=request.user,
+                    purpose=form.cleaned_data["purpose"],
+                    **form.changes(),
+                )
+            except ValidationError as error:
+                for field, errors in error.message_dict.items():
+                    form.add_error(field if field in form.fields else None, errors)
+            else:
+                messages.success(request, _("The identifiers were saved."))
+                return redirect("admin:customers_customer_change", customer.pk)
+        return self._render(
+            request, customer, "identifiers.html", _("National ID and bank account"), form=form
+        )
+
+    def rights_view(self, request, pk):
+        if not request.user.has_perm("customers.restrict_processing"):
+            raise PermissionDenied
+        customer = get_object_or_404(Customer, pk=pk)
+        restriction = RestrictionForm(request.POST if "restrict" in request.POST else None)
+        objection = ObjectionForm(request.POST if "object" in request.POST else None)
+        if request.method == "POST":
+            if "restrict" in request.POST and restriction.is_valid():
+                services.customer_restrict(
+                    customer=customer, actor=request.user, ground=restriction.cleaned_data["ground"]
+                )
+                messages.success(request, _("Processing is now restricted."))
+                return redirect("admin:customers_customer_change", customer.pk)
+            if "lift" in request.POST:
+                services.customer_lift_restriction(customer=customer, actor=request.user)
+                messages.success(request, _("The restriction was lifted."))
+                return redirect("admin:customers_customer_change", customer.pk)
+            if "object" in request.POST and objection.is_valid():
+                services.customer_object_to_marketing(
+                    customer=customer, actor=request.user, channel=objection.cleaned_data["channel"]
+                )
+                messages.success(request, _("The objection to direct marketing was recorded."))
+                return redirect("admin:customers_customer_change", customer.pk)
+        return self._render(
+            request,
+            customer,
+            "rights.html",
+            _("Restriction and objection"),
+            restriction=restriction,
+            objection=objection,
+        )

@@ -1,0 +1,263 @@
+"""Every write to a customer goes through here, so that each one is validated, normalised and audited."""
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from concerthouse.audit import audit_record
+from concerthouse.encryption import blind_index
+
+from . import validators
+from .models import Customer
+
+# Fields staff and the person may edit directly; identifiers, restriction and objection have their
+# own services because each needs its own permission and audit action.
+CONTACT_FIELDS = (
+    "email",
+    "first_name",
+    "last_name",
+    "phone",
+    "street_address",
+    "postal_code",
+    "city",
+    "country",
+    "preferred_language",
+)
+RELATIONSHIP_FIELDS = ("kind", "source", "source_detail")
+EDITABLE_FIELDS = CONTACT_FIELDS + RELATIONSHIP_FIELDS
+
+DUPLICATE_EMAIL = _("A person with this email address is already registered.")
+
+
+def _normalise(customer: Customer) -> None:
+    """Canonical forms, and every field's error at once (a form shows them all)."""
+    errors = {}
+    try:
+        customer.email = validators.normalise_email(customer.email)
+    except ValidationError as error:
+        errors["email"] = error.messages
+    if customer.phone:
+        try:
+            customer.phone = validators.normalise_phone(customer.phone, country=customer.country)
+        except ValidationError as error:
+            errors["phone"] = error.messages
+    for name in ("first_name", "last_name", "street_address", "postal_code", "city"):
+        setattr(customer, name, " ".join(getattr(customer, name).split()))
+    if errors:
+        raise ValidationError(errors)
+
+
+def _save(customer: Customer, *, update_fields=None) -> None:
+    # The database constraint is the guarantee; this check only puts the error on the field.
+    if Customer.objects.with_email(customer.email).exclude(pk=customer.pk).exists():
+        raise ValidationError({"email": [DUPLICATE_EMAIL]}, code="duplicate_email")
+    customer.full_clean(exclude=["national_id", "bank_account"], validate_constraints=False)
+    try:
+        # A savepoint: a lost race on the unique email must not poison the caller's transaction.
+        with transaction.atomic():
+            customer.save(update_fields=update_fields)
+    except IntegrityError as error:
+        # Lost the race to a concurrent insert of the same address.
+        if "customer_email_ci_unique" in str(error):
+            raise ValidationError({"email": [DUPLICATE_EMAIL]}, code="duplicate_email") from None
+        raise
+
+
+@transaction.atomic
+def customer_create(*, actor=None, source: str, **fields) -> Customer:
+    unknown = set(fields) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise TypeError(f"customer_create() got unexpected fields: {sorted(unknown)}")
+    customer = Customer(source=source, **fields)
+    _normalise(customer)
+    _save(customer)
+    audit_record(
+        action="customer.created",
+        actor=actor,
+        target=customer,
+        detail={"source": source, "fields": sorted(k for k, v in fields.items() if v)},
+    )
+    return customer
+
+
+@transaction.atomic
+def customer_update(*, customer: Customer, actor=None, **changes) -> Customer:
+    unknown = set(changes) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise TypeError(f"customer_update() got unexpected fields: {sorted(unknown)}")
+    if customer.is_restricted and not (actor and actor.has_perm("customers.restrict_processing")):
+        raise PermissionDenied(_("Processing of this person's data is restricted."))
+    before = {name: getattr(customer, name) for name in changes}
+    for name, value in changes.items():
+        setattr(customer, name, value)
+    _normalise(customer)
+    changed = sorted(name for name in changes if getattr(customer, name) != before[name])
+    if not changed:
+        return customer
+    _save(customer, update_fields=[*changed, "updated_at"])
+    audit_record(
+        action="customer.changed", actor=actor, target=customer, detail={"fields": changed}
+    )
+    return customer
+
+
+@transaction.atomic
+def customer_set_identifiers(
+    *,
+    customer: Customer,
+    actor,
+    purpose: str,
+    national_id: str | None = None,
+    bank_account: str | None = None,
+) -> Customer:
+    """Set, replace or ("" ) remove the national ID and bank account; None leaves one as it is."""
+    if not actor.has_perm("customers.change_identifiers"):
+        raise PermissionDenied
+    errors, changed = {}, []
+    if national_id is not None:
+        try:
+            value = (
+                validators.normalise_national_id(national_id, country=customer.country)
+                if national_id
+                else ""
+            )
+        except ValidationError as error:
+            errors["national_id"] = error.messages
+        else:
+            customer.national_id = value
+            customer.national_id_index = blind_index(value, purpose="national_id") if value else ""
+            changed.append("national_id")
+    if bank_account is not None:
+        try:
+            value = validators.normalise_bank_account(bank_account) if bank_account else ""
+        except ValidationError as error:
+            errors["bank_account"] = error.messages
+        else:
+            customer.bank_account = value
+            customer.bank_account_index = (
+                blind_index(value, purpose="bank_account") if value else ""
+            )
+            changed.append("bank_account")
+    holds_any = customer.national_id_index or customer.bank_account_index
+    customer.identifiers_purpose = purpose if holds_any else ""
+    if holds_any and not purpose:
+        errors["identifiers_purpose"] = [_("Say what the national ID or bank account is for.")]
+    if errors:
+        raise ValidationError(errors)
+    fields = [f for name in changed for f in (name, f"{name}_index")]
+    try:
+        with transaction.atomic():
+            customer.save(update_fields=[*fields, "identifiers_purpose", "updated_at"])
+    except IntegrityError:
+        raise ValidationError(
+            {"national_id": [_("Another person has this national identity number.")]}
+        ) from None
+    audit_record(
+        action="customer.identifiers_changed",
+        actor=actor,
+        target=customer,
+        detail={"fields": changed},
+    )
+    return customer
+
+
+def customer_reveal_identifier(*, customer: Customer, actor, field: str) -> str:
+    """The full value of an identifier, for a member of staff allowed to see it; always audited."""
+    if field not in ("national_id", "bank_account"):
+        raise ValueError(field)
+    if not actor.has_perm("customers.reveal_identifiers"):
+        raise PermissionDenied
+    audit_record(
+        action="customer.identifier_revealed",
+        actor=actor,
+        target=customer,
+        detail={"field": field},
+    )
+    return getattr(customer, field)
+
+
+@transaction.atomic
+def customer_restrict(*, customer: Customer, actor, ground: str) -> Customer:
+    """Art. 18: from now on the data is only stored, not used."""
+    if not actor.has_perm("customers.restrict_processing"):
+        raise PermissionDenied
+    if ground not in Customer.RestrictionGround.values:
+        raise ValidationError({"restriction_ground": [_("Choose a ground for the restriction.")]})
+    customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    customer.restricted_at = timezone.now()
+    customer.restricted_by = actor
+    customer.restriction_ground = ground
+    customer.save(update_fields=["restricted_at", "restricted_by", "restriction_ground"])
+    audit_record(
+        action="customer.restricted", actor=actor, target=customer, detail={"ground": ground}
+    )
+    return customer
+
+
+@transaction.atomic
+def customer_lift_restriction(*, customer: Customer, actor) -> Customer:
+    if not actor.has_perm("customers.restrict_processing"):
+        raise PermissionDenied
+    customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    customer.restricted_at = None
+    customer.restricted_by = None
+    customer.restriction_ground = ""
+    customer.save(update_fields=["restricted_at", "restricted_by", "restriction_ground"])
+    audit_record(action="customer.restriction_lifted", actor=actor, target=customer)
+    return customer
+
+
+@transaction.atomic
+def customer_object_to_marketing(*, customer: Customer, channel: str, actor=None) -> Customer:
+    """Art. 21(2): an objection to direct marketing needs no reason and always wins.
+
+    Idempotent: a second objection keeps the first one's time and channel.
+    """
+    if actor is not None and not actor.has_perm("customers.restrict_processing"):
+        raise PermissionDenied
+    customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    if customer.marketing_objection_at is None:
+        customer.marketing_objection_at = timezone.now()
+        customer.marketing_objection_recorded_by = actor
+        customer.marketing_objection_channel = channel
+        customer.save(
+            update_fields=[
+                "marketing_objection_at",
+                "marketing_objection_recorded_by",
+                "marketing_objection_channel",
+            ]
+        )
+        audit_record(
+            action="customer.marketing_objection_recorded",
+            actor=actor,
+            target=customer,
+            detail={"channel": channel},
+        )
+    return customer
+
+
+def customers_reencrypt_identifiers(*, batch_size: int = 500) -> int:
+    """Re-encrypt every stored identifier under the newest key, in batches; returns rows rewritten.
+
+    Each batch is its own transaction and walks the primary key, so an interrupted run simply
+    resumes; rows already under the newest key are rewritten only once per run at most.
+    """
+    rewritten, last_pk = 0, 0
+    holders = Customer.objects.exclude(national_id_index="", bank_account_index="")
+    while True:
+        with transaction.atomic():
+            batch = list(
+                holders.filter(pk__gt=last_pk)
+                .order_by("pk")
+                .only("pk", "national_id", "bank_account")
+                .select_for_update()[:batch_size]
+            )
+            if not batch:
+                break
+            # Reading decrypted with any key; saving encrypts with the first one.
+            Customer.objects.bulk_update(batch, ["national_id", "bank_account"])
+        rewritten += len(batch)
+        last_pk = batch[-1].pk
+    audit_record(action="customers.identifiers_reencrypted", detail={"rows": rewritten})
+    return rewritten
