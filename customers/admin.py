@@ -1,6 +1,5 @@
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -104,26 +103,6 @@ class CustomerAdmin(admin.ModelAdmin):
         # holds, redacts the audit log and suppresses the address. A plain delete would do none.
         return False
 
-    def get_search_results(self, request, queryset, search_term):
-        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
-        # Staff who may see identifiers can also find a person by one: exactly, via the blind index.
-        if search_term and request.user.has_perm("customers.reveal_identifiers"):
-            matches = Q()
-            for country in ("SE", "NO"):
-                try:
-                    matches |= Q(
-                        pk__in=Customer.objects.with_national_id(search_term, country=country)
-                    )
-                except ValidationError:
-                    pass
-            try:
-                matches |= Q(pk__in=Customer.objects.with_bank_account(search_term))
-            except ValidationError:
-                pass
-            if matches:
-                queryset |= self.get_queryset(request).filter(matches)
-        return queryset, may_have_duplicates
-
     # --- displays ------------------------------------------------------------------------------------
 
     @admin.display(description=_("National identity number"))
@@ -201,9 +180,9 @@ class CustomerAdmin(admin.ModelAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         customer = self.get_object(request, object_id)
-        if customer is not None and request.method == "GET":
-            if self.has_view_or_change_permission(request, customer):
-                audit_record(action="customer.viewed", actor=request.user, target=customer)
+        opened = request.method == "GET" and customer is not None
+        if opened and self.has_view_or_change_permission(request, customer):
+            audit_record(action="customer.viewed", actor=request.user, target=customer)
         extra_context = {
             **(extra_context or {}),
             "can_change_identifiers": request.user.has_perm("customers.change_identifiers"),

@@ -4,6 +4,8 @@ A missing variable stops the process at start-up (ImproperlyConfigured) instead 
 development value.
 """
 
+from django.core.exceptions import ImproperlyConfigured
+
 from .base import *  # noqa: F403
 from .base import env
 
@@ -28,6 +30,6 @@ SECURE_HSTS_PRELOAD = True
 
 for secret in ("SECRET_KEY", "BLIND_INDEX_KEY"):
     if not globals()[secret]:
-        raise environ.ImproperlyConfigured(f"{secret} is set but empty")  # noqa: F405
+        raise ImproperlyConfigured(f"{secret} is set but empty")
 if not FIELD_ENCRYPTION_KEYS or not all(FIELD_ENCRYPTION_KEYS):
-    raise environ.ImproperlyConfigured("FIELD_ENCRYPTION_KEYS is set but empty")  # noqa: F405
+    raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS is set but empty")

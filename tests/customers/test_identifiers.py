@@ -8,8 +8,8 @@ from django.core.exceptions import FieldError, PermissionDenied, ValidationError
 from django.core.management import call_command
 from django.db import connection
 from django.test import override_settings
-from faker import Faker
 from django.utils import translation
+from faker import Faker
 
 from concerthouse.encryption import DecryptionError
 from concerthouse.models import AuditEntry

@@ -1,0 +1,85 @@
+"""Staff in a real browser: what marketing and finance see of one customer."""
+
+import pytest
+
+from concerthouse.models import AuditEntry
+from concerthouse.roles import Role
+from customers.models import Customer
+from customers.services import customer_set_identifiers
+from tests.factories import CustomerFactory, make_staff
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+FODSELSNUMMER = "24058936800"
+
+
+@pytest.fixture
+def aase():
+    finance = make_staff("setup-finance", Role.FINANCE)
+    customer = CustomerFactory(
+        email="ase.odegard@example.no", first_name="Åse", last_name="Ødegård", country="NO"
+    )
+    return customer_set_identifiers(
+        customer=customer,
+        actor=finance,
+        purpose=Customer.IdentifiersPurpose.REFUNDS,
+        national_id=FODSELSNUMMER,
+        bank_account="86011117947",
+    )
+
+
+def log_in(page, username):
+    page.goto("/admin/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", "pw-" + username)
+    page.click("input[type=submit]")
+    page.wait_for_selector("#user-tools")
+
+
+def open_customer(page, name):
+    page.goto("/admin/customers/customer/")
+    page.fill("#searchbar", name)
+    page.press("#searchbar", "Enter")
+    page.click(f"#result_list a:has-text('{name}')")
+    page.wait_for_selector("#customer_form")
+
+
+def test_marketing_opens_a_customer_and_sees_no_identifiers_or_health_data(page, aase):
+    make_staff("marketing", Role.MARKETING)
+    log_in(page, "marketing")
+    open_customer(page, "Åse Ødegård")
+
+    assert page.input_value("#id_email") == "ase.odegard@example.no"
+    body = page.inner_text("body")
+    for absent in (
+        "National identity number",
+        "Bank account",
+        "••••••",
+        FODSELSNUMMER,
+        "Accessibility",
+        "Reveal",
+    ):
+        assert absent not in body
+    assert page.locator("fieldset:has-text('Identifiers')").count() == 0
+    assert page.locator("a:has-text('National ID and bank account')").count() == 0
+    assert AuditEntry.objects.filter(action="customer.viewed", actor__username="marketing").exists()
+
+
+def test_finance_reveals_a_national_id_and_the_reveal_is_audited(page, aase):
+    make_staff("finance", Role.FINANCE)
+    log_in(page, "finance")
+    open_customer(page, "Åse Ødegård")
+
+    identifiers = page.locator("fieldset:has-text('Identifiers')")
+    assert "••••••6800" in identifiers.inner_text()
+    assert FODSELSNUMMER not in page.inner_text("body")
+    assert not AuditEntry.objects.filter(action="customer.identifier_revealed").exists()
+
+    identifiers.locator(".field-national_id_display a:has-text('Reveal')").click()
+    page.click("input[value='Reveal the full value']")
+    assert page.inner_text("#revealed-value") == FODSELSNUMMER
+
+    entry = AuditEntry.objects.get(action="customer.identifier_revealed")
+    assert entry.actor.username == "finance"
+    assert entry.target_id == aase.public_id
+    assert entry.detail == {"field": "national_id"}

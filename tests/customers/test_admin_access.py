@@ -1,0 +1,213 @@
+"""What each role sees of a customer in the admin, and what that writes to the audit log."""
+
+import pytest
+from django.urls import reverse
+
+from concerthouse.models import AuditEntry
+from customers.models import Customer
+from customers.services import customer_restrict, customer_set_identifiers
+from tests.factories import CustomerFactory
+
+FODSELSNUMMER = "24058936800"
+KONTONUMMER = "86011117947"
+IDENTIFIER_TRACES = (FODSELSNUMMER, KONTONUMMER, "••••••6800", "••••••7947")
+
+
+@pytest.fixture
+def aase(finance):
+    customer = CustomerFactory(
+        email="ase.odegard@example.no", first_name="Åse", last_name="Ødegård", country="NO"
+    )
+    return customer_set_identifiers(
+        customer=customer,
+        actor=finance,
+        purpose=Customer.IdentifiersPurpose.REFUNDS,
+        national_id=FODSELSNUMMER,
+        bank_account=KONTONUMMER,
+    )
+
+
+def change_url(customer):
+    return reverse("admin:customers_customer_change", args=[customer.pk])
+
+
+@pytest.mark.django_db
+def test_marketing_sees_no_identifier_anywhere(aase, marketing, client_for):
+    client = client_for(marketing)
+    pages = [
+        client.get(change_url(aase)),
+        client.get(reverse("admin:customers_customer_changelist")),
+        client.get(reverse("admin:customers_customer_changelist"), {"q": "Ødegård"}),
+        client.get(reverse("admin:customers_customer_history", args=[aase.pk])),
+    ]
+    for response in pages:
+        assert response.status_code == 200
+        html = response.content.decode()
+        for trace in (*IDENTIFIER_TRACES, "National identity number", "Bank account"):
+            assert trace not in html
+    assert "ase.odegard@example.no" in pages[2].content.decode()  # the search found her
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("field", ["national_id", "bank_account"])
+def test_marketing_cannot_reach_the_reveal_page(aase, marketing, client_for, field):
+    client = client_for(marketing)
+    url = reverse("admin:customers_customer_reveal", args=[aase.pk, field])
+    assert client.get(url).status_code == 403
+    assert client.post(url).status_code == 403
+    assert not AuditEntry.objects.filter(action="customer.identifier_revealed").exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", ["finance", "dpo"])
+def test_finance_and_dpo_see_identifiers_masked_and_reveal_them_audited(
+    aase, client_for, role, request
+):
+    user = request.getfixturevalue(role)
+    client = client_for(user)
+    html = client.get(change_url(aase)).content.decode()
+    assert "••••••6800" in html and "••••••7947" in html
+    assert FODSELSNUMMER not in html and KONTONUMMER not in html
+
+    url = reverse("admin:customers_customer_reveal", args=[aase.pk, "national_id"])
+    confirm = client.get(url)
+    assert FODSELSNUMMER not in confirm.content.decode()
+    assert not AuditEntry.objects.filter(action="customer.identifier_revealed").exists()
+
+    revealed = client.post(url)
+    assert FODSELSNUMMER in revealed.content.decode()
+    assert "no-store" in revealed["Cache-Control"]
+    entry = AuditEntry.objects.get(action="customer.identifier_revealed")
+    assert (entry.actor, entry.target_id, entry.detail) == (
+        user,
+        aase.public_id,
+        {"field": "national_id"},
+    )
+
+
+@pytest.mark.django_db
+def test_opening_a_customer_is_audited_with_the_roles_purpose(aase, marketing, client_for):
+    client_for(marketing).get(change_url(aase))
+    entry = AuditEntry.objects.get(action="customer.viewed")
+    assert (entry.actor, entry.target_id) == (marketing, aase.public_id)
+    assert entry.purpose == "Newsletters and marketing"
+
+
+@pytest.mark.django_db
+def test_a_change_in_the_admin_is_audited_with_field_names_only(aase, box_office, client_for):
+    client = client_for(box_office)
+    response = client.post(
+        change_url(aase),
+        {
+            "email": "ASE.Odegard@example.no",
+            "first_name": "Åse",
+            "last_name": "Ødegård",
+            "phone": "912 34 567",
+            "preferred_language": "nb",
+            "street_address": "Fjellveien 1",
+            "postal_code": "5019",
+            "city": "Bergen",
+            "country": "NO",
+            "kind": "customer",
+            "source": "box_office",
+            "source_detail": "",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    aase.refresh_from_db()
+    assert (aase.email, aase.phone, aase.city) == (
+        "ase.odegard@example.no",
+        "+4791234567",
+        "Bergen",
+    )
+    entry = AuditEntry.objects.get(action="customer.changed")
+    assert entry.detail["fields"] == [
+        "city",
+        "kind",
+        "phone",
+        "postal_code",
+        "preferred_language",
+        "source",
+        "street_address",
+    ]
+    assert "Bergen" not in str(entry.detail) and "+47" not in str(entry.detail)
+    # The admin's own LogEntry (which keeps the person's name) is not written.
+    from django.contrib.admin.models import LogEntry
+
+    assert not LogEntry.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_duplicate_email_in_the_admin_is_a_form_error_and_changes_nothing(box_office, client_for):
+    CustomerFactory(email="marta@example.se")
+    response = client_for(box_office).post(
+        reverse("admin:customers_customer_add"),
+        {
+            "email": "Marta@Example.SE",
+            "first_name": "Märta",
+            "last_name": "Ångström",
+            "phone": "",
+            "preferred_language": "sv",
+            "country": "SE",
+            "kind": "lead",
+            "source": "box_office",
+        },
+    )
+    assert response.status_code == 200
+    assert "A person with this email address is already registered." in response.content.decode()
+    assert Customer.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_nobody_can_delete_a_customer_in_the_admin(aase, dpo, client_for):
+    response = client_for(dpo).post(
+        reverse("admin:customers_customer_delete", args=[aase.pk]), {"post": "yes"}
+    )
+    assert response.status_code == 403
+    assert Customer.objects.filter(pk=aase.pk).exists()
+
+
+@pytest.mark.django_db
+def test_a_restricted_person_is_read_only_for_everyone_but_the_dpo(
+    aase, dpo, box_office, client_for
+):
+    customer_restrict(customer=aase, actor=dpo, ground=Customer.RestrictionGround.LEGAL_CLAIMS)
+    client = client_for(box_office)
+    html = client.get(change_url(aase)).content.decode()
+    assert "restricted" in html and 'name="email"' not in html
+    response = client.post(change_url(aase), {"email": "new@example.no", "country": "NO"})
+    assert response.status_code == 403
+    aase.refresh_from_db()
+    assert aase.email == "ase.odegard@example.no"
+
+
+@pytest.mark.django_db
+def test_the_history_page_comes_from_the_audit_log(aase, finance, client_for):
+    client = client_for(finance)
+    client.post(reverse("admin:customers_customer_reveal", args=[aase.pk, "bank_account"]))
+    html = client.get(reverse("admin:customers_customer_history", args=[aase.pk])).content.decode()
+    assert "customer.identifier_revealed" in html and "customer.identifiers_changed" in html
+    assert KONTONUMMER not in html
+
+
+@pytest.mark.django_db
+def test_the_audit_log_is_read_only_even_for_the_dpo(aase, dpo, client_for):
+    client = client_for(dpo)
+    entry = AuditEntry.objects.first()
+    assert client.get(reverse("admin:concerthouse_auditentry_changelist")).status_code == 200
+    assert client.get(reverse("admin:concerthouse_auditentry_add")).status_code == 403
+    delete = reverse("admin:concerthouse_auditentry_delete", args=[entry.pk])
+    assert client.post(delete, {"post": "yes"}).status_code == 403
+    change = client.post(
+        reverse("admin:concerthouse_auditentry_change", args=[entry.pk]), {"action": "x"}
+    )
+    assert change.status_code == 403
+    entry.refresh_from_db()
+    assert entry.action != "x"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", ["marketing", "box_office", "finance"])
+def test_only_the_dpo_sees_the_audit_log(role, request, client_for):
+    client = client_for(request.getfixturevalue(role))
+    assert client.get(reverse("admin:concerthouse_auditentry_changelist")).status_code == 403

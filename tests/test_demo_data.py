@@ -1,0 +1,36 @@
+import io
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.test import Client, override_settings
+
+from customers.management.commands.load_demo_data import DEMO_STAFF
+from customers.models import Customer
+
+
+@pytest.mark.django_db
+@override_settings(DEBUG=True)
+def test_demo_data_loads_once_and_every_demo_account_logs_in():
+    out = io.StringIO()
+    call_command("load_demo_data", "--customers", "40", stdout=out)
+    call_command("load_demo_data", "--customers", "40", stdout=out)  # a second `make run`
+    assert Customer.objects.count() == 40
+    assert (
+        Customer.objects.filter(country="SE").exists()
+        and Customer.objects.filter(country="NO").exists()
+    )
+    assert Customer.objects.exclude(national_id_index="").exists()
+    for username, password, _role in DEMO_STAFF:
+        assert password in out.getvalue()
+        client = Client()
+        assert client.login(username=username, password=password), username
+        assert client.get("/admin/").status_code == 200
+
+
+@pytest.mark.django_db
+@override_settings(DEBUG=False)
+def test_demo_data_refuses_to_run_outside_development():
+    with pytest.raises(CommandError):
+        call_command("load_demo_data")
+    assert not Customer.objects.exists()

@@ -1,0 +1,45 @@
+from pathlib import Path
+
+import polib
+import pytest
+
+LOCALE = Path(__file__).resolve().parent.parent / "locale"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("language", "heading"),
+    [
+        ("sv", "Dina uppgifter, dina rättigheter"),
+        ("nb", "Dine data, dine rettigheter"),
+        ("en", "Your data, your rights"),
+    ],
+)
+def test_the_home_page_speaks_each_language_and_offers_the_others(client, language, heading):
+    response = client.get(f"/{language}/")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert f'<html lang="{language}">' in html
+    assert heading in html
+    for code in ("sv", "nb", "en"):
+        assert f'href="/{code}/" hreflang="{code}"' in html
+
+
+@pytest.mark.django_db
+def test_a_bare_address_goes_to_a_language():
+    from django.test import Client
+
+    response = Client(headers={"accept-language": "nb"}).get("/")
+    assert response.status_code == 302 and response["Location"] == "/nb/"
+
+
+@pytest.mark.parametrize("language", ["sv", "nb"])
+def test_every_text_a_person_reads_is_translated(language):
+    catalogue = polib.pofile(str(LOCALE / language / "LC_MESSAGES" / "django.po"))
+    assert [e.msgid for e in catalogue.untranslated_entries()] == []
+    assert [e.msgid for e in catalogue.fuzzy_entries()] == []
+    compiled = LOCALE / language / "LC_MESSAGES" / "django.mo"
+    assert (
+        compiled.stat().st_mtime
+        >= (LOCALE / language / "LC_MESSAGES" / "django.po").stat().st_mtime - 1
+    )
