@@ -8,14 +8,14 @@ from concerthouse.celery import app as celery_app
 @pytest.fixture
 def broker(request):
     """Point the Celery app at a broker URL for one test, then put it back."""
-    saved = (celery_app.conf.broker_url, celery_app.conf.task_always_eager)
+    names = ("broker_url", "broker_write_url", "task_always_eager")
+    saved = {name: celery_app.conf[name] for name in names}
 
     def use(url):
-        celery_app.conf.broker_url = url
-        celery_app.conf.task_always_eager = False
+        celery_app.conf.update(broker_url=url, broker_write_url=url, task_always_eager=False)
 
     yield use
-    celery_app.conf.broker_url, celery_app.conf.task_always_eager = saved
+    celery_app.conf.update(saved)
 
 
 @pytest.mark.django_db
