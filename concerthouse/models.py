@@ -55,3 +55,10 @@ class AuditEntry(models.Model):
         return (
             f"{self.action} {self.target_type}:{self.target_id or '-'} @ {self.at:%Y-%m-%d %H:%M}"
         )
+
+    @property
+    def field_names(self) -> list[str]:
+        """The fields an entry concerns: names only, never values."""
+        if "fields" in self.detail:
+            return list(self.detail["fields"])
+        return [self.detail["field"]] if "field" in self.detail else []

@@ -11,6 +11,7 @@ retention purges and the generated privacy notice all read the map, so they cann
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from django.apps import apps as django_apps
@@ -71,8 +72,8 @@ class LegalHold:
     """A statute that obliges the house to keep rows that erasure would otherwise remove."""
 
     statute: str | Promise
-    # The date a row may go, computed in the database for a queryset of the held rows.
-    until: Callable[[QuerySet], QuerySet]
+    # The last day one row must be kept: told to the person on erasure, applied by the purge.
+    held_until: Callable[[models.Model], date]
 
 
 @dataclass(frozen=True)

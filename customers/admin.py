@@ -8,14 +8,14 @@ from django.utils.translation import gettext_lazy as _
 
 from concerthouse.audit import audit_record
 from concerthouse.models import AuditEntry
-from concerthouse.personal_data_map import field_visibility
+from concerthouse.personal_data_admin import PersonalDataAdminMixin
 from concerthouse.roles import purpose_of
 
 from . import services, validators
 from .forms import CustomerAdminForm, IdentifiersForm, ObjectionForm, RestrictionForm
 from .models import Customer
 
-IDENTIFIER_FIELDS = ("national_id", "bank_account")
+IDENTIFIER_FIELDS = ("national_id", "bank_account")  # the fields reveal_view may reveal
 
 
 class RightsFilter(admin.SimpleListFilter):
@@ -37,7 +37,7 @@ class RightsFilter(admin.SimpleListFilter):
 
 
 @admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
+class CustomerAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
     form = CustomerAdminForm
     list_display = ("__str__", "email", "phone", "postal_code", "kind", "source", "rights_flags")
     list_filter = ("kind", "source", "country", "preferred_language", RightsFilter)
@@ -69,22 +69,23 @@ class CustomerAdmin(admin.ModelAdmin):
                 {"fields": ("kind", "source", "source_detail", *self._relationship_dates(obj))},
             ),
         ]
-        if obj is None:
-            return fieldsets
-        # The personal-data map says which fields are special; a role without the permission never
-        # gets them in the form, the page, the list or the search.
-        visible = [
-            f"{name}_display"
-            for name in IDENTIFIER_FIELDS
-            if field_visibility(Customer, request.user).get(name, "hidden") != "hidden"
-        ]
-        if visible:
-            fieldsets.append((_("Identifiers"), {"fields": (*visible, "identifiers_purpose")}))
-        fieldsets += [
-            (_("Restriction and objection"), {"fields": ("rights_status",)}),
-            (_("Record"), {"fields": ("public_id", "created_at", "updated_at")}),
-        ]
-        return fieldsets
+        if obj is not None:
+            fieldsets += [
+                (
+                    _("Identifiers"),
+                    {
+                        "fields": (
+                            "national_id_display",
+                            "bank_account_display",
+                            "identifiers_purpose",
+                        )
+                    },
+                ),
+                (_("Restriction and objection"), {"fields": ("rights_status",)}),
+                (_("Record"), {"fields": ("public_id", "created_at", "updated_at")}),
+            ]
+        # The personal-data map decides what of this the user's role may see.
+        return self.visible_fieldsets(request, fieldsets)
 
     @staticmethod
     def _relationship_dates(obj):
@@ -196,7 +197,8 @@ class CustomerAdmin(admin.ModelAdmin):
             raise PermissionDenied
         entries = AuditEntry.objects.filter(
             target_type=Customer._meta.label_lower, target_id=customer.public_id
-        ).select_related("actor")[:200]
+        ).select_related("actor")[:500]
+        entries = self.visible_history(request, entries)
         return self._render(request, customer, "history.html", _("History"), entries=entries)
 
     # --- the audited special views -----------------------------------------------------------------

@@ -13,6 +13,14 @@ from concerthouse.models import TimeStampedModel
 from . import validators
 
 
+def house_country() -> str:
+    return settings.HOUSE_COUNTRY
+
+
+def house_language() -> str:
+    return settings.LANGUAGE_CODE
+
+
 class CustomerQuerySet(models.QuerySet):
     """Where the rules about whom the house may process live, so that every caller obeys them."""
 
@@ -89,10 +97,10 @@ class Customer(TimeStampedModel):
     postal_code = models.CharField(_("postal code"), max_length=20, blank=True)
     city = models.CharField(_("city"), max_length=100, blank=True)
     country = models.CharField(
-        _("country"), max_length=2, choices=Country.choices, default=Country.SWEDEN
+        _("country"), max_length=2, choices=Country.choices, default=house_country
     )
     preferred_language = models.CharField(
-        _("preferred language"), max_length=8, choices=settings.LANGUAGES, default="sv"
+        _("preferred language"), max_length=8, choices=settings.LANGUAGES, default=house_language
     )
 
     # Relationship: the dates the retention rules count from.

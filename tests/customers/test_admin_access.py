@@ -5,7 +5,7 @@ from django.urls import reverse
 
 from concerthouse.models import AuditEntry
 from customers.models import Customer
-from customers.services import customer_restrict, customer_set_identifiers
+from customers.services import customer_restrict, customer_set_identifiers, customer_update
 from tests.factories import CustomerFactory
 
 FODSELSNUMMER = "24058936800"
@@ -211,3 +211,73 @@ def test_the_audit_log_is_read_only_even_for_the_dpo(aase, dpo, client_for):
 def test_only_the_dpo_sees_the_audit_log(role, request, client_for):
     client = client_for(request.getfixturevalue(role))
     assert client.get(reverse("admin:concerthouse_auditentry_changelist")).status_code == 403
+
+
+@pytest.mark.django_db
+def test_marketing_history_leaves_out_what_was_done_to_hidden_fields(
+    aase, finance, dpo, marketing, client_for
+):
+    client_for(finance).post(
+        reverse("admin:customers_customer_reveal", args=[aase.pk, "national_id"])
+    )
+    customer_update(customer=aase, actor=dpo, city="Bergen")
+    response = client_for(marketing).get(
+        reverse("admin:customers_customer_history", args=[aase.pk])
+    )
+    html = response.content.decode()
+    assert "customer.created" in html and "customer.changed" in html
+    assert "<td>city</td>" in html  # field names are shown where the role may see the field
+    for trace in ("identifier_revealed", "identifiers_changed", "national_id", "bank_account"):
+        assert trace not in html
+    # The DPO, who may see identifiers, sees the whole history.
+    html = client_for(dpo).get(reverse("admin:customers_customer_history", args=[aase.pk]))
+    assert "customer.identifier_revealed" in html.content.decode()
+
+
+@pytest.mark.django_db
+def test_finance_sets_a_bank_account_through_the_audited_form(finance, client_for):
+    customer = CustomerFactory(country="NO")
+    url = reverse("admin:customers_customer_identifiers", args=[customer.pk])
+    client = client_for(finance)
+    refused = client.post(url, {"bank_account": "8601 11 17948", "purpose": "refunds"})
+    assert (
+        "Enter a valid Norwegian account number (11 digits) or an IBAN." in refused.content.decode()
+    )
+    customer.refresh_from_db()
+    assert customer.bank_account == ""
+    response = client.post(url, {"bank_account": "8601 11 17947", "purpose": "refunds"})
+    assert response.status_code == 302
+    customer.refresh_from_db()
+    assert (customer.bank_account, customer.identifiers_purpose) == ("86011117947", "refunds")
+    assert AuditEntry.objects.filter(action="customer.identifiers_changed").count() == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", ["marketing", "box_office"])
+def test_only_finance_and_dpo_reach_the_identifiers_form(role, request, client_for):
+    customer = CustomerFactory(country="NO")
+    client = client_for(request.getfixturevalue(role))
+    url = reverse("admin:customers_customer_identifiers", args=[customer.pk])
+    assert (
+        client.post(url, {"bank_account": "86011117947", "purpose": "refunds"}).status_code == 403
+    )
+    customer.refresh_from_db()
+    assert customer.bank_account == ""
+
+
+@pytest.mark.django_db
+def test_the_dpo_restricts_and_records_an_objection_in_the_admin(dpo, box_office, client_for):
+    customer = CustomerFactory()
+    url = reverse("admin:customers_customer_rights", args=[customer.pk])
+    assert (
+        client_for(box_office).post(url, {"restrict": "1", "ground": "legal_claims"}).status_code
+        == 403
+    )
+    client = client_for(dpo)
+    assert client.post(url, {"restrict": "1", "ground": "legal_claims"}).status_code == 302
+    assert client.post(url, {"object": "1", "channel": "counter_or_phone"}).status_code == 302
+    customer.refresh_from_db()
+    assert customer.restriction_ground == "legal_claims" and customer.restricted_by == dpo
+    assert customer.marketing_objection_channel == "counter_or_phone"
+    assert customer.marketing_objection_recorded_by == dpo
+    assert customer not in Customer.objects.processable()
