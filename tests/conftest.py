@@ -4,7 +4,9 @@ import shutil
 import pytest
 
 from concerthouse.roles import Role
-from tests.factories import make_staff
+from customers.models import Customer
+from customers.services import customer_set_identifiers
+from tests.factories import FODSELSNUMMER, CustomerFactory, make_staff
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -27,6 +29,21 @@ def finance(db):
 @pytest.fixture
 def dpo(db):
     return make_staff("dpo", Role.DPO)
+
+
+@pytest.fixture
+def aase(finance):
+    """A Norwegian customer whose national ID and bank account finance has recorded."""
+    customer = CustomerFactory(
+        email="ase.odegard@example.no", first_name="Åse", last_name="Ødegård", country="NO"
+    )
+    return customer_set_identifiers(
+        customer=customer,
+        actor=finance,
+        purpose=Customer.IdentifiersPurpose.REFUNDS,
+        national_id=FODSELSNUMMER,
+        bank_account="8601.11.17947",  # stored compact, as KONTONUMMER
+    )
 
 
 @pytest.fixture

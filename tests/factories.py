@@ -5,6 +5,10 @@ from django.contrib.auth.models import Group
 from customers.models import Customer
 from customers.services import customer_create
 
+# Made-up identifiers with valid check digits.
+FODSELSNUMMER = "24058936800"
+KONTONUMMER = "86011117947"
+
 
 class CustomerFactory(factory.Factory):
     """Customers made through the service, as every real one is."""

@@ -3,29 +3,9 @@
 import pytest
 
 from concerthouse.models import AuditEntry
-from concerthouse.roles import Role
-from customers.models import Customer
-from customers.services import customer_set_identifiers
-from tests.factories import CustomerFactory, make_staff
+from tests.factories import FODSELSNUMMER
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-FODSELSNUMMER = "24058936800"
-
-
-@pytest.fixture
-def aase():
-    finance = make_staff("setup-finance", Role.FINANCE)
-    customer = CustomerFactory(
-        email="ase.odegard@example.no", first_name="Åse", last_name="Ødegård", country="NO"
-    )
-    return customer_set_identifiers(
-        customer=customer,
-        actor=finance,
-        purpose=Customer.IdentifiersPurpose.REFUNDS,
-        national_id=FODSELSNUMMER,
-        bank_account="86011117947",
-    )
 
 
 def log_in(page, username):
@@ -44,8 +24,7 @@ def open_customer(page, name):
     page.wait_for_selector("#customer_form")
 
 
-def test_marketing_opens_a_customer_and_sees_no_identifiers_or_health_data(page, aase):
-    make_staff("marketing", Role.MARKETING)
+def test_marketing_opens_a_customer_and_sees_no_identifiers_or_health_data(page, aase, marketing):
     log_in(page, "marketing")
     open_customer(page, "Åse Ødegård")
 
@@ -65,8 +44,7 @@ def test_marketing_opens_a_customer_and_sees_no_identifiers_or_health_data(page,
     assert AuditEntry.objects.filter(action="customer.viewed", actor__username="marketing").exists()
 
 
-def test_finance_reveals_a_national_id_and_the_reveal_is_audited(page, aase):
-    make_staff("finance", Role.FINANCE)
+def test_finance_reveals_a_national_id_and_the_reveal_is_audited(page, aase, finance):
     log_in(page, "finance")
     open_customer(page, "Åse Ødegård")
 

@@ -5,26 +5,10 @@ from django.urls import reverse
 
 from concerthouse.models import AuditEntry
 from customers.models import Customer
-from customers.services import customer_restrict, customer_set_identifiers, customer_update
-from tests.factories import CustomerFactory
+from customers.services import customer_restrict, customer_update
+from tests.factories import FODSELSNUMMER, KONTONUMMER, CustomerFactory
 
-FODSELSNUMMER = "24058936800"
-KONTONUMMER = "86011117947"
 IDENTIFIER_TRACES = (FODSELSNUMMER, KONTONUMMER, "••••••6800", "••••••7947")
-
-
-@pytest.fixture
-def aase(finance):
-    customer = CustomerFactory(
-        email="ase.odegard@example.no", first_name="Åse", last_name="Ødegård", country="NO"
-    )
-    return customer_set_identifiers(
-        customer=customer,
-        actor=finance,
-        purpose=Customer.IdentifiersPurpose.REFUNDS,
-        national_id=FODSELSNUMMER,
-        bank_account=KONTONUMMER,
-    )
 
 
 def change_url(customer):
