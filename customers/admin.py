@@ -247,6 +247,11 @@ class CustomerAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
             value = services.customer_reveal_identifier(
                 customer=customer, actor=request.user, field=field
             )
+            value = (
+                validators.format_national_id(value, country=customer.country)
+                if field == "national_id"
+                else validators.format_bank_account(value)
+            )
         return self._render(
             request,
             customer,

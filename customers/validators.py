@@ -76,6 +76,19 @@ def normalise_bank_account(value: str) -> str:
         ) from None
 
 
+def format_national_id(value: str, *, country: str) -> str:
+    """The stored digits as people write them: 19770909-4770, 240589 36800."""
+    if country == "SE":
+        return personnummer.format(value)
+    if country == "NO":
+        return fodselsnummer.format(value)
+    return value
+
+
+def format_bank_account(value: str) -> str:
+    return kontonr.format(value) if value.isdigit() else iban.format(value)
+
+
 def mask(value: str) -> str:
     """Enough to recognise a value on the phone, not enough to use it: ••••••1234."""
     return f"{MASK}{value[-4:]}" if value else ""

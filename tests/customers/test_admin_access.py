@@ -8,7 +8,14 @@ from customers.models import Customer
 from customers.services import customer_restrict, customer_update
 from tests.factories import FODSELSNUMMER, KONTONUMMER, CustomerFactory
 
-IDENTIFIER_TRACES = (FODSELSNUMMER, KONTONUMMER, "••••••6800", "••••••7947")
+IDENTIFIER_TRACES = (
+    FODSELSNUMMER,
+    "240589 36800",
+    KONTONUMMER,
+    "8601.11.17947",
+    "••••••6800",
+    "••••••7947",
+)
 
 
 def change_url(customer):
@@ -59,7 +66,7 @@ def test_finance_and_dpo_see_identifiers_masked_and_reveal_them_audited(
     assert not AuditEntry.objects.filter(action="customer.identifier_revealed").exists()
 
     revealed = client.post(url)
-    assert FODSELSNUMMER in revealed.content.decode()
+    assert "240589 36800" in revealed.content.decode()
     assert "no-store" in revealed["Cache-Control"]
     entry = AuditEntry.objects.get(action="customer.identifier_revealed")
     assert (entry.actor, entry.target_id, entry.detail) == (
