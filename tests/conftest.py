@@ -2,6 +2,7 @@ import os
 import shutil
 
 import pytest
+from django.db import connections
 
 from concerthouse.roles import Role
 from customers.models import Customer
@@ -83,6 +84,9 @@ def page(live_server):
         context = browser.new_context(base_url=live_server.url)
         context.set_default_timeout(15_000)
         yield context.new_page()
+        # Under Playwright's event loop, Django's connections belong to the loop's context: close
+        # them here, or PostgreSQL cannot drop the test database at the end of the run.
+        connections.close_all()
         context.close()
         browser.close()
 
