@@ -112,11 +112,6 @@ class Declaration:
         return [name for name, category in self.fields.items() if category in categories]
 
 
-def through(path: str) -> Callable[[QuerySet], Q]:
-    """`owned_by` for a model that reaches the person along the ORM path `path`."""
-    return lambda people: Q(**{f"{path}__in": people})
-
-
 _declarations: dict[str, Declaration] = {}
 _exemptions: dict[str, str] = {}
 

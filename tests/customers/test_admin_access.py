@@ -272,3 +272,18 @@ def test_the_dpo_restricts_and_records_an_objection_in_the_admin(dpo, box_office
     assert customer.marketing_objection_channel == "counter_or_phone"
     assert customer.marketing_objection_recorded_by == dpo
     assert customer not in Customer.objects.processable()
+
+
+@pytest.mark.django_db
+def test_the_changelist_and_history_do_not_grow_queries_with_rows(
+    dpo, client_for, django_assert_max_num_queries
+):
+    people = [CustomerFactory() for _ in range(60)]
+    client = client_for(dpo)
+    for person in people[:30]:
+        customer_update(customer=people[0], actor=dpo, city=f"Stad {person.pk}")
+    with django_assert_max_num_queries(8):
+        assert client.get(reverse("admin:customers_customer_changelist")).status_code == 200
+    with django_assert_max_num_queries(8):
+        history = client.get(reverse("admin:customers_customer_history", args=[people[0].pk]))
+    assert history.content.decode().count("customer.changed") == 30
