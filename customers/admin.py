@@ -93,6 +93,11 @@ class CustomerAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
             return ()
         return ("relationship_started_on", "relationship_ended_on", "last_activity_at")
 
+    def get_queryset(self, request):
+        # Identifiers are decrypted only where a page shows them (the masked display), not for
+        # every row of every list and every role.
+        return super().get_queryset(request).defer("national_id", "bank_account")
+
     def has_change_permission(self, request, obj=None):
         # Art. 18: a restricted person's data is only stored; only the DPO may still act on it.
         if obj is not None and obj.is_restricted:
