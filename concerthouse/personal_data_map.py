@@ -47,6 +47,8 @@ class Erasure(TextChoices):
     DELETE = "delete", _("Deleted")
     ANONYMISE = "anonymise", _("Anonymised")
     HOLD = "hold", _("Kept under a legal hold, then deleted")
+    # The suppression list: what makes an erasure stick (Art. 17 and 21(3)) cannot itself be erased.
+    KEEP = "keep", _("Kept as a one-way keyed hash, so that we never contact you again")
 
 
 @dataclass(frozen=True)

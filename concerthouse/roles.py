@@ -29,8 +29,39 @@ ADMINISTRATION_PURPOSE = _("System administration")
 
 _CONTACT_EDIT = {"customers.view_customer", "customers.add_customer", "customers.change_customer"}
 
+_CONSENT_VIEW = {
+    "consent.view_purpose",
+    "consent.view_noticeversion",
+    "consent.view_consent",
+    "consent.view_consentevent",
+}
+_NEWSLETTERS_VIEW = {
+    "newsletters.view_campaign",
+    "newsletters.view_campaigntext",
+    "newsletters.view_delivery",
+    "newsletters.view_signup",
+    "newsletters.view_audienceexport",
+}
+_NEWSLETTERS_RUN = (
+    _CONSENT_VIEW
+    | _NEWSLETTERS_VIEW
+    | {
+        # Lists and their wording; a new wording is a new version, never an edit.
+        "consent.add_purpose",
+        "consent.change_purpose",
+        "consent.add_noticeversion",
+        "newsletters.add_campaign",
+        "newsletters.change_campaign",
+        "newsletters.delete_campaign",
+        "newsletters.add_campaigntext",
+        "newsletters.change_campaigntext",
+        "newsletters.delete_campaigntext",
+        "newsletters.export_audience",
+    }
+)
+
 ROLE_PERMISSIONS: dict[Role, set[str]] = {
-    Role.MARKETING: _CONTACT_EDIT,
+    Role.MARKETING: _CONTACT_EDIT | _NEWSLETTERS_RUN,
     Role.BOX_OFFICE: _CONTACT_EDIT | {"customers.view_health_data"},
     Role.FINANCE: {
         "customers.view_customer",
@@ -44,7 +75,10 @@ ROLE_PERMISSIONS: dict[Role, set[str]] = {
         "customers.view_health_data",
         "customers.restrict_processing",
         "concerthouse.view_auditentry",
-    },
+        "newsletters.view_suppression",
+    }
+    | _CONSENT_VIEW
+    | _NEWSLETTERS_VIEW,
 }
 
 

@@ -1,16 +1,21 @@
 from django.conf.urls.i18n import i18n_patterns
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
+
+from newsletters import views as newsletter_views
 
 from . import views
 
 urlpatterns = [
     path("health/", views.health, name="health"),
     path("admin/", admin.site.urls),
+    # An image in an email has no language; outside the prefix it needs no redirect.
+    path("o/<str:token>.gif", newsletter_views.open_pixel, name="newsletter_open"),
 ]
 
 # Public pages carry their language in the path (/sv/, /nb/, /en/), so a link in an email opens in
 # the language the person chose.
 urlpatterns += i18n_patterns(
     path("", views.home, name="home"),
+    path("", include("newsletters.urls")),
 )

@@ -16,6 +16,7 @@ PRODUCTION = {
     "DATABASE_URL": "postgres://registry@db.example.org/registry",
     "CELERY_BROKER_URL": "redis://cache.example.org:6379/0",
     "EMAIL_URL": "smtp+tls://mailer:pw@mail.example.org:587",
+    "HOUSE_SITE_URL": "https://registry.example.org",
 }
 
 
@@ -50,6 +51,14 @@ def test_production_settings_refuse_an_empty_secret(empty):
     result = load_settings("concerthouse.settings.production", {**PRODUCTION, empty: ""})
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
+
+
+def test_production_settings_refuse_links_without_https():
+    # RFC 8058 one-click unsubscribe needs an https URL in every marketing email.
+    environment = {**PRODUCTION, "HOUSE_SITE_URL": "http://registry.example.org"}
+    result = load_settings("concerthouse.settings.production", environment)
+    assert result.returncode != 0
+    assert "HOUSE_SITE_URL must start with https://" in result.stderr
 
 
 def test_local_settings_run_with_nothing_set():

@@ -35,6 +35,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "customers",
+    "consent",
+    "newsletters",
     # Last, so that its post_migrate role sync runs after every app's permissions exist.
     "concerthouse",
 ]
@@ -48,6 +50,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "concerthouse.cookies.CookieNoticeMiddleware",
 ]
 
 ROOT_URLCONF = "concerthouse.urls"
@@ -65,6 +68,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "concerthouse.context_processors.house",
+                "concerthouse.cookies.cookie_notice",
             ],
         },
     },
@@ -127,6 +131,16 @@ CELERY_BEAT_SCHEDULE = {
         "task": "customers.tasks.reencrypt_identifiers_task",
         "schedule": crontab(hour=3, minute=30, day_of_week="sunday"),
     },
+    "newsletters-send-due-campaigns": {
+        # Starts scheduled campaigns and resumes one whose task was lost.
+        "task": "newsletters.tasks.send_due_campaigns_task",
+        "schedule": 60.0,
+    },
+    "newsletters-send-owed-confirmations": {
+        # Confirmation emails that a broker outage or a lost task never sent.
+        "task": "newsletters.tasks.send_owed_confirmations_task",
+        "schedule": 5 * 60.0,
+    },
 }
 
 # --- Logging: no personal data, ever -----------------------------------------------------------------
@@ -138,6 +152,21 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
 
+# --- Newsletters ------------------------------------------------------------------------------------
+NEWSLETTER_CONFIRMATION_DAYS = env.int("NEWSLETTER_CONFIRMATION_DAYS", default=7)
+NEWSLETTER_PREFERENCE_LINK_DAYS = env.int("NEWSLETTER_PREFERENCE_LINK_DAYS", default=60)
+# Where mail clients send the mailto form of List-Unsubscribe (RFC 2369), read by staff.
+NEWSLETTER_UNSUBSCRIBE_MAILTO = env.str(
+    "NEWSLETTER_UNSUBSCRIBE_MAILTO", default=HOUSE_CONTACT_EMAIL
+)
+NEWSLETTER_LIST_ID_DOMAIN = env.str("NEWSLETTER_LIST_ID_DOMAIN", default="lists.example.org")
+# Messages per SMTP connection and per claim of delivery rows.
+NEWSLETTER_BATCH_SIZE = env.int("NEWSLETTER_BATCH_SIZE", default=200)
+# Ad platforms match a list only above a size; below it, a list would single people out.
+AUDIENCE_EXPORT_MINIMUM = env.int("AUDIENCE_EXPORT_MINIMUM", default=100)
+
 # --- Retention (DESIGN.md, Retention defaults; per house through the environment) ------------------
 RETENTION_LEAD_YEARS = env.int("RETENTION_LEAD_YEARS", default=3)
 RETENTION_ENDED_CUSTOMER_MONTHS = env.int("RETENTION_ENDED_CUSTOMER_MONTHS", default=13)
+RETENTION_UNCONFIRMED_SIGNUP_DAYS = env.int("RETENTION_UNCONFIRMED_SIGNUP_DAYS", default=30)
+RETENTION_DELIVERY_LOG_MONTHS = env.int("RETENTION_DELIVERY_LOG_MONTHS", default=24)

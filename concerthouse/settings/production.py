@@ -14,6 +14,8 @@ SECRET_KEY = env.str("SECRET_KEY")
 FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS")
 BLIND_INDEX_KEY = env.str("BLIND_INDEX_KEY")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
+# Every email links here (confirmation, preferences, unsubscribe): there is no sensible default.
+HOUSE_SITE_URL = env.str("HOUSE_SITE_URL")
 DATABASES = {"default": env.db("DATABASE_URL")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL")
@@ -33,3 +35,6 @@ for secret in ("SECRET_KEY", "BLIND_INDEX_KEY"):
         raise ImproperlyConfigured(f"{secret} is set but empty")
 if not FIELD_ENCRYPTION_KEYS or not all(FIELD_ENCRYPTION_KEYS):
     raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS is set but empty")
+if not HOUSE_SITE_URL.startswith("https://"):
+    # Links in every email (unsubscribe, preferences) must be https (RFC 8058 requires it).
+    raise ImproperlyConfigured("HOUSE_SITE_URL must start with https://")

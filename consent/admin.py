@@ -1,0 +1,71 @@
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+
+from .models import Consent, ConsentEvent, NoticeVersion, Purpose
+
+
+class NoticeVersionInline(admin.StackedInline):
+    """New wording is a new version; versions people have seen are never edited."""
+
+    model = NoticeVersion
+    extra = 0
+    fields = ("language", "version", "label", "text", "published_at")
+    readonly_fields = ("published_at",)
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Purpose)
+class PurposeAdmin(admin.ModelAdmin):
+    list_display = ("name", "code", "kind", "is_active", "position")
+    list_filter = ("kind", "is_active")
+    list_editable = ("position",)
+    prepopulated_fields = {"code": ("name",)}
+    inlines = [NoticeVersionInline]
+
+    def get_readonly_fields(self, request, obj=None):
+        # A purpose's identity is what its consents refer to; its name and offer may change.
+        return ("code", "kind") if obj is not None else ()
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class _ReadOnly(admin.ModelAdmin):
+    """Consent is changed by the person (or recorded for them through a service), never edited."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Consent)
+class ConsentAdmin(_ReadOnly):
+    list_display = ("customer", "purpose", "state", "changed_at", "confirmed_at")
+    list_filter = ("purpose", "state")
+    list_select_related = ("customer", "purpose")
+    raw_id_fields = ("customer",)
+    search_fields = ("=customer__email",)
+    search_help_text = _("Exact email address.")
+    show_full_result_count = False
+
+
+@admin.register(ConsentEvent)
+class ConsentEventAdmin(_ReadOnly):
+    list_display = ("at", "customer", "purpose", "action", "channel", "notice", "actor")
+    list_filter = ("action", "channel", "purpose")
+    list_select_related = ("customer", "purpose", "notice", "notice__purpose", "actor")
+    raw_id_fields = ("customer",)
+    search_fields = ("=customer__email",)
+    search_help_text = _("Exact email address.")
+    date_hierarchy = "at"
+    show_full_result_count = False

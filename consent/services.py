@@ -1,0 +1,165 @@
+"""Every change of consent goes through here: a ledger event and the current state, together."""
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from customers.models import Customer
+
+from .models import MARKETING_KINDS, Consent, ConsentEvent, NoticeVersion, Purpose
+
+# Which states an action moves from, and to which state. Anything else is a repeat (a double click,
+# a second signup, a retried task) and writes nothing: the ledger records changes, not clicks.
+_TRANSITIONS = {
+    ConsentEvent.Action.GIVEN: ({None, Consent.State.WITHDRAWN}, Consent.State.PENDING),
+    ConsentEvent.Action.CONFIRMED: (
+        {None, Consent.State.PENDING, Consent.State.WITHDRAWN},
+        Consent.State.CONFIRMED,
+    ),
+    ConsentEvent.Action.WITHDRAWN: (
+        {Consent.State.PENDING, Consent.State.CONFIRMED},
+        Consent.State.WITHDRAWN,
+    ),
+}
+
+
+def _record(
+    *,
+    customer: Customer,
+    purpose: Purpose,
+    action: str,
+    channel: str,
+    notice: NoticeVersion | None = None,
+    evidence: str = "",
+    actor=None,
+) -> ConsentEvent | None:
+    """Append one ledger event and move the current state with it; None when nothing changed.
+
+    The caller holds the person's row lock, so two requests for the same person (a double click)
+    are serialised and the second one sees the first one's state.
+    """
+    current = Consent.objects.filter(customer=customer, purpose=purpose).first()
+    sources, target = _TRANSITIONS[action]
+    if (current.state if current else None) not in sources:
+        return None
+    if notice is None:
+        # Confirming or withdrawing refers to the wording the person was shown when giving it.
+        if current is None:
+            raise ValidationError(_("Consent needs the notice text the person was shown."))
+        notice = current.notice
+    if notice.purpose_id != purpose.pk:
+        raise ValueError("the notice belongs to another purpose")
+    now = timezone.now()
+    event = ConsentEvent.objects.create(
+        customer=customer,
+        purpose=purpose,
+        action=action,
+        notice=notice,
+        channel=channel,
+        at=now,
+        evidence=evidence,
+        actor=actor if actor is not None and actor.is_authenticated else None,
+    )
+    confirmed_at = now if target == Consent.State.CONFIRMED else None
+    Consent.objects.update_or_create(
+        customer=customer,
+        purpose=purpose,
+        defaults={
+            "state": target,
+            "notice": notice,
+            "changed_at": now,
+            "confirmed_at": confirmed_at,
+        },
+    )
+    return event
+
+
+def _locked(customer: Customer) -> Customer:
+    return Customer.objects.select_for_update().get(pk=customer.pk)
+
+
+@transaction.atomic
+def consent_give(
+    *,
+    customer: Customer,
+    purpose: Purpose,
+    notice: NoticeVersion,
+    channel: str,
+    evidence: str = "",
+    actor=None,
+) -> ConsentEvent | None:
+    """Record a consent that counts only once confirmed (double opt-in)."""
+    return _record(
+        customer=_locked(customer),
+        purpose=purpose,
+        action=ConsentEvent.Action.GIVEN,
+        channel=channel,
+        notice=notice,
+        evidence=evidence,
+        actor=actor,
+    )
+
+
+@transaction.atomic
+def consent_confirm(
+    *,
+    customer: Customer,
+    purpose: Purpose,
+    channel: str,
+    notice: NoticeVersion | None = None,
+    evidence: str = "",
+    actor=None,
+) -> ConsentEvent | None:
+    """Confirm a pending consent, or record one given where the person's identity is already
+    established (the preference centre reached from their own inbox, the counter)."""
+    return _record(
+        customer=_locked(customer),
+        purpose=purpose,
+        action=ConsentEvent.Action.CONFIRMED,
+        channel=channel,
+        notice=notice,
+        evidence=evidence,
+        actor=actor,
+    )
+
+
+@transaction.atomic
+def consent_withdraw(
+    *, customer: Customer, purpose: Purpose, channel: str, evidence: str = "", actor=None
+) -> ConsentEvent | None:
+    """Art. 7(3): withdrawing is as easy as giving, needs no reason and is idempotent."""
+    return _record(
+        customer=_locked(customer),
+        purpose=purpose,
+        action=ConsentEvent.Action.WITHDRAWN,
+        channel=channel,
+        evidence=evidence,
+        actor=actor,
+    )
+
+
+@transaction.atomic
+def consents_withdraw_marketing(
+    *, customer: Customer, channel: str, evidence: str = "", actor=None
+) -> list[ConsentEvent]:
+    """Withdraw every marketing consent at once: newsletters, offers, surveys, ad matching and
+    open tracking. Accessibility data serves the season subscription and is not touched."""
+    customer = _locked(customer)
+    active = Consent.objects.filter(
+        customer=customer,
+        purpose__kind__in=MARKETING_KINDS,
+        state__in=[Consent.State.PENDING, Consent.State.CONFIRMED],
+    ).select_related("purpose")
+    events = [
+        _record(
+            customer=customer,
+            purpose=consent.purpose,
+            action=ConsentEvent.Action.WITHDRAWN,
+            channel=channel,
+            evidence=evidence,
+            actor=actor,
+        )
+        for consent in active
+    ]
+    return [event for event in events if event is not None]

@@ -1,0 +1,185 @@
+import csv
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import StreamingHttpResponse
+from django.template.response import TemplateResponse
+from django.utils.translation import gettext_lazy as _
+
+from . import audience, campaigns
+from .forms import AudienceExportForm
+from .models import AudienceExport, Campaign, CampaignText, Delivery, Signup, Suppression
+
+
+class CampaignTextInline(admin.StackedInline):
+    model = CampaignText
+    extra = 1
+    fields = ("language", "subject", "body")
+
+
+@admin.register(Campaign)
+class CampaignAdmin(admin.ModelAdmin):
+    list_display = ("name", "purpose", "status", "scheduled_at", "finished_at")
+    list_filter = ("status", "purpose")
+    list_select_related = ("purpose",)
+    search_fields = ("name",)
+    fields = ("name", "purpose", "scheduled_at", "status", "statistics", "created_by")
+    readonly_fields = ("status", "statistics", "created_by")
+    inlines = [CampaignTextInline]
+    actions = ["schedule", "cancel"]
+
+    @admin.display(description=_("deliveries"))
+    def statistics(self, obj):
+        if obj.pk is None or obj.audience_prepared_at is None:
+            return "—"
+        labels = {**dict(Delivery.Status.choices), "opened": _("opened")}
+        return ", ".join(
+            f"{labels[key]}: {value}" for key, value in campaigns.campaign_statistics(obj).items()
+        )
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and obj.status != Campaign.Status.DRAFT:
+            return ("name", "purpose", "scheduled_at", *self.readonly_fields)
+        return self.readonly_fields
+
+    def has_change_permission(self, request, obj=None):
+        # Once scheduled the content is what people receive: cancel instead of editing.
+        if obj is not None and obj.status != Campaign.Status.DRAFT:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return (
+            obj is not None
+            and obj.status == Campaign.Status.DRAFT
+            and (super().has_delete_permission(request, obj))
+        )
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+    @admin.action(description=_("Schedule the selected campaigns (now, or at their send time)"))
+    def schedule(self, request, queryset):
+        for campaign in queryset:
+            try:
+                campaigns.campaign_schedule(
+                    campaign=campaign, actor=request.user, send_at=campaign.scheduled_at
+                )
+            except ValidationError as error:
+                self.message_user(request, f"{campaign}: {error.messages[0]}", messages.ERROR)
+            else:
+                self.message_user(request, _("%s is scheduled.") % campaign, messages.SUCCESS)
+
+    @admin.action(description=_("Cancel the selected campaigns"))
+    def cancel(self, request, queryset):
+        for campaign in queryset:
+            campaigns.campaign_cancel(campaign=campaign, actor=request.user)
+        self.message_user(request, _("Cancelled."), messages.SUCCESS)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if not request.user.has_perm("newsletters.change_campaign"):
+            actions.pop("schedule", None)
+            actions.pop("cancel", None)
+        return actions
+
+
+class _ReadOnly(admin.ModelAdmin):
+    """Logs that the system writes; staff only read them."""
+
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(_ReadOnly):
+    list_display = ("campaign", "customer", "status", "sent_at", "first_opened_at", "open_count")
+    list_filter = ("status", "campaign")
+    list_select_related = ("campaign", "customer")
+    raw_id_fields = ("customer",)
+    search_fields = ("=customer__email",)
+    search_help_text = _("Exact email address.")
+
+
+@admin.register(Signup)
+class SignupAdmin(_ReadOnly):
+    list_display = ("public_id", "customer", "created_at", "confirmation_sent_at", "confirmed_at")
+    list_select_related = ("customer",)
+    raw_id_fields = ("customer",)
+    search_fields = ("=customer__email",)
+    search_help_text = _("Exact email address.")
+
+
+@admin.register(Suppression)
+class SuppressionAdmin(_ReadOnly):
+    list_display = ("email_hash", "reason", "created_at")
+    list_filter = ("reason",)
+
+    def get_search_results(self, request, queryset, search_term):
+        # Staff search by the address; only its hash is stored, so hash the term.
+        if not search_term:
+            return queryset, False
+        from .services import suppression_hash
+
+        try:
+            return queryset.filter(email_hash=suppression_hash(search_term)), False
+        except ValidationError:
+            return queryset.none(), False
+
+    search_fields = ("email_hash",)
+    search_help_text = _("Exact email address; it is hashed before the search.")
+
+
+class _Rows:
+    """A write-only file for csv.writer that hands each line to a streaming response."""
+
+    def write(self, line):
+        return line
+
+
+@admin.register(AudienceExport)
+class AudienceExportAdmin(_ReadOnly):
+    list_display = ("created_at", "recipient", "size", "created_by")
+    list_select_related = ("created_by",)
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request):
+        return request.user.has_perm("newsletters.export_audience")
+
+    def add_view(self, request, form_url="", extra_context=None):
+        """The export form; a valid POST records the disclosure and downloads the CSV."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = AudienceExportForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                export = audience.audience_export(
+                    actor=request.user, recipient=form.cleaned_data["recipient"]
+                )
+            except ValidationError as error:
+                form.add_error(None, error)
+            else:
+                writer = csv.writer(_Rows())
+                rows = (writer.writerow(row) for row in audience.audience_export_rows(export))
+                response = StreamingHttpResponse(rows, content_type="text/csv")
+                filename = f"audience-{export.recipient}-{export.created_at:%Y%m%d-%H%M}.csv"
+                response["Content-Disposition"] = f'attachment; filename="{filename}"'
+                return response
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": _("Export a custom audience"),
+            "form": form,
+            "audience_size": audience.audience_for_ads().count(),
+        }
+        return TemplateResponse(request, "admin/newsletters/audienceexport/export.html", context)

@@ -1,0 +1,94 @@
+from django import forms
+from django.conf import settings
+from django.utils.translation import gettext_lazy as _
+
+from consent.models import EMAIL_KINDS, MARKETING_KINDS, NoticeVersion, Purpose
+from consent.selectors import notices_current, purposes_offered
+
+from .models import AudienceExport
+
+
+class NoticeChoiceField(forms.ModelMultipleChoiceField):
+    """Boxes whose values are the notice versions shown, so that the ledger records exactly the
+    wording the person read even if staff publish a new version while the page is open."""
+
+    widget = forms.CheckboxSelectMultiple
+
+    def label_from_instance(self, obj):
+        return obj.label
+
+
+def _offer(kinds, language: str, *, also=()) -> list[NoticeVersion]:
+    """The current wording of each offered purpose of these kinds (plus `also`), in page order."""
+    purposes = list(purposes_offered(kinds=kinds))
+    purposes += [p for p in also if p not in purposes]
+    notices = notices_current(purposes=purposes, language=language)
+    return [notices[p.pk] for p in purposes if p.pk in notices]
+
+
+def _accepted(kinds):
+    # Any version of a purpose still offered: the one on the page may have been superseded since.
+    return NoticeVersion.objects.filter(
+        purpose__kind__in=kinds, purpose__is_active=True
+    ).select_related("purpose")
+
+
+class SignupForm(forms.Form):
+    email = forms.EmailField(label=_("Email address"), max_length=254)
+    first_name = forms.CharField(label=_("First name (optional)"), max_length=150, required=False)
+    last_name = forms.CharField(label=_("Last name (optional)"), max_length=150, required=False)
+    language = forms.ChoiceField(label=_("Language of the emails"), choices=settings.LANGUAGES)
+    lists = NoticeChoiceField(
+        label=_("Newsletters"),
+        queryset=NoticeVersion.objects.none(),
+        error_messages={"required": _("Choose at least one newsletter.")},
+    )
+    open_tracking = NoticeChoiceField(
+        label=_("Open tracking"), queryset=NoticeVersion.objects.none(), required=False
+    )
+
+    def __init__(self, *args, language: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["language"].initial = language
+        self.fields["lists"].queryset = _accepted(EMAIL_KINDS)
+        self.fields["open_tracking"].queryset = _accepted([Purpose.Kind.OPEN_TRACKING])
+        self.offered_lists = _offer(EMAIL_KINDS, language)
+        self.offered_tracking = _offer([Purpose.Kind.OPEN_TRACKING], language)
+
+    def chosen_notices(self) -> list[NoticeVersion]:
+        return [*self.cleaned_data["lists"], *self.cleaned_data["open_tracking"]]
+
+
+class PreferencesForm(forms.Form):
+    chosen = NoticeChoiceField(queryset=NoticeVersion.objects.none(), required=False)
+
+    def __init__(self, *args, language: str, customer, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["chosen"].queryset = NoticeVersion.objects.filter(
+            purpose__kind__in=MARKETING_KINDS
+        ).select_related("purpose")
+        # Purposes no longer offered to anybody new still show while this person holds them.
+        held = Purpose.objects.filter(
+            consents__customer=customer, consents__state__in=["pending", "confirmed"]
+        )
+        self.offered = _offer(MARKETING_KINDS, language, also=held)
+        confirmed = set(
+            customer.consents.filter(state="confirmed").values_list("purpose_id", flat=True)
+        )
+        # Ticked where the person's consent is confirmed: a pending one counts for nothing yet.
+        self.rows = [(notice, notice.purpose_id in confirmed) for notice in self.offered]
+
+    def clean_chosen(self):
+        offered = {notice.purpose_id for notice in self.offered}
+        chosen = list(self.cleaned_data["chosen"])
+        if any(notice.purpose_id not in offered for notice in chosen):
+            raise forms.ValidationError(_("That choice is no longer offered; please try again."))
+        return chosen
+
+
+class EmailForm(forms.Form):
+    email = forms.EmailField(label=_("Email address"), max_length=254)
+
+
+class AudienceExportForm(forms.Form):
+    recipient = forms.ChoiceField(label=_("Ad platform"), choices=AudienceExport.Recipient.choices)

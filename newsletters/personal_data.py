@@ -1,0 +1,125 @@
+from dateutil.relativedelta import relativedelta
+from django.conf import settings
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from concerthouse.personal_data_map import (
+    Category,
+    Declaration,
+    Erasure,
+    LegalBasis,
+    Retention,
+    register,
+)
+
+from .models import AudienceExportMember, Delivery, Signup, Suppression
+
+
+def _of(people) -> Q:
+    return Q(customer__in=people.values("pk"))
+
+
+def _unconfirmed_signup_expired(now) -> Q:
+    cutoff = now - relativedelta(days=settings.RETENTION_UNCONFIRMED_SIGNUP_DAYS)
+    return Q(confirmed_at__isnull=True, created_at__lt=cutoff)
+
+
+def _delivery_log_expired(now) -> Q:
+    return Q(created_at__lt=now - relativedelta(months=settings.RETENTION_DELIVERY_LOG_MONTHS))
+
+
+register(
+    Declaration(
+        model=Signup,
+        fields={
+            "first_name": Category.CONTACT,
+            "last_name": Category.CONTACT,
+            "language": Category.CONTACT,
+            "created_at": Category.CONSENT_EVIDENCE,
+            "confirmation_sent_at": Category.CONSENT_EVIDENCE,
+            "confirmed_at": Category.CONSENT_EVIDENCE,
+        },
+        purpose=_("Confirming that the owner of an address asked for our newsletters"),
+        legal_basis=LegalBasis.CONSENT,
+        owned_by=_of,
+        erasure=Erasure.DELETE,
+        retention=Retention(
+            _(
+                "An unconfirmed signup is deleted 30 days after it was made; a confirmed one is "
+                "kept as evidence of your consent while we hold your other data."
+            ),
+            expired=_unconfirmed_signup_expired,
+        ),
+        provided_by_person=frozenset({"first_name", "last_name", "language"}),
+    )
+)
+
+register(
+    Declaration(
+        model=Delivery,
+        fields={
+            "campaign": Category.BEHAVIOURAL,
+            "status": Category.BEHAVIOURAL,
+            "sent_at": Category.BEHAVIOURAL,
+            "tracked": Category.BEHAVIOURAL,
+            "first_opened_at": Category.BEHAVIOURAL,
+            "open_count": Category.BEHAVIOURAL,
+        },
+        purpose=_(
+            "Sending newsletters only once to each person and, if you allowed it, counting the "
+            "date and number of times you opened them"
+        ),
+        legal_basis=LegalBasis.CONSENT,
+        owned_by=_of,
+        erasure=Erasure.DELETE,
+        retention=Retention(
+            _("Which newsletters we sent you, and opens: deleted after 24 months."),
+            expired=_delivery_log_expired,
+        ),
+    )
+)
+
+register(
+    Declaration(
+        model=AudienceExportMember,
+        fields={"export": Category.BEHAVIOURAL},
+        purpose=_(
+            "Showing our advertisements to you on ad platforms (Meta, Google), only with your "
+            "consent: we hand over one-way hashes of your email address and phone number"
+        ),
+        legal_basis=LegalBasis.CONSENT,
+        owned_by=_of,
+        erasure=Erasure.DELETE,
+        retention=Retention(
+            _("The record of which audience lists you were in is kept while we hold your data.")
+        ),
+    )
+)
+
+
+def _suppression_of(people) -> Q:
+    from .services import suppression_hash
+
+    hashes = [suppression_hash(email) for email in people.values_list("email", flat=True)]
+    return Q(email_hash__in=hashes)
+
+
+register(
+    Declaration(
+        model=Suppression,
+        fields={"email_hash": Category.CONTACT, "reason": Category.CONSENT_EVIDENCE},
+        purpose=_(
+            "Never writing again to an address whose owner unsubscribed, objected or had their "
+            "data erased, even if it reaches us again through a ticket agent"
+        ),
+        legal_basis=LegalBasis.LEGAL_OBLIGATION,
+        owned_by=_suppression_of,
+        erasure=Erasure.KEEP,
+        retention=Retention(
+            _(
+                "Kept as a one-way keyed hash, from which your address cannot be read, for as "
+                "long as we send newsletters."
+            )
+        ),
+    )
+)

@@ -1,0 +1,294 @@
+"""Newsletter signup with double opt-in, the preference centre, unsubscribe and the suppression list.
+
+Who may receive marketing email is decided by the consent ledger (consent), the person's own record
+(restriction, objection: customers) and the suppression list here, and by nothing else.
+"""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from concerthouse.audit import audit_record
+from concerthouse.encryption import blind_index
+from concerthouse.queue import enqueue_on_commit
+from consent.models import (
+    EMAIL_KINDS,
+    MARKETING_KINDS,
+    Channel,
+    Consent,
+    NoticeVersion,
+    Purpose,
+)
+from consent.services import (
+    consent_confirm,
+    consent_give,
+    consent_withdraw,
+    consents_withdraw_marketing,
+)
+from customers import validators
+from customers.models import Customer
+from customers.services import customer_create, customer_object_to_marketing
+
+from . import emails
+from .models import Signup, Suppression
+
+# A second signup inside this window (a double click, an impatient reload) does not send a second
+# confirmation email; after it, a repeated signup resends the link.
+RESEND_AFTER = timedelta(minutes=2)
+
+
+# --- Suppression list ----------------------------------------------------------------------------
+def suppression_hash(email: str) -> str:
+    return blind_index(validators.normalise_email(email), purpose="suppression")
+
+
+def is_suppressed(email: str) -> bool:
+    return Suppression.objects.filter(email_hash=suppression_hash(email)).exists()
+
+
+def suppression_add(*, email: str, reason: str) -> None:
+    """Idempotent: the first reason recorded stays."""
+    Suppression.objects.bulk_create(
+        [Suppression(email_hash=suppression_hash(email), reason=reason)], ignore_conflicts=True
+    )
+
+
+def suppression_lift(*, email: str) -> None:
+    """Only the address's owner lifts it, by opting in again through a link sent to that address."""
+    Suppression.objects.filter(email_hash=suppression_hash(email)).delete()
+
+
+def _suppress_if_unsubscribed(customer: Customer) -> None:
+    """An address whose owner is left with no email consent at all goes on the suppression list."""
+    still_subscribed = customer.consents.filter(
+        purpose__kind__in=EMAIL_KINDS,
+        state__in=[Consent.State.PENDING, Consent.State.CONFIRMED],
+    ).exists()
+    if not still_subscribed:
+        suppression_add(email=customer.email, reason=Suppression.Reason.UNSUBSCRIBED)
+
+
+# --- Signup and double opt-in --------------------------------------------------------------------
+def _find_or_create_person(*, email: str, first_name: str, last_name: str, language: str):
+    customer = Customer.objects.with_email(email).first()
+    if customer is not None:
+        return customer
+    try:
+        return customer_create(
+            source=Customer.Source.WEB_SIGNUP,
+            email=email,
+            first_name=first_name,
+            last_name=last_name,
+            preferred_language=language,
+        )
+    except ValidationError as error:
+        if getattr(error, "code", None) != "duplicate_email":
+            raise
+        # A concurrent signup of the same address won the insert: use its person.
+        return Customer.objects.with_email(email).get()
+
+
+@transaction.atomic
+def newsletter_signup(
+    *,
+    email: str,
+    language: str,
+    notices: list[NoticeVersion],
+    first_name: str = "",
+    last_name: str = "",
+) -> Signup:
+    """Store the pending consents and owe a confirmation email; nothing counts until confirmed.
+
+    `notices` are the exact wordings whose boxes the person ticked (lists and, optionally, open
+    tracking). The same call for a new, a pending and an already confirmed address, so that the page
+    answers all three alike. A repeat reuses the open signup and resends its link.
+    """
+    if not any(notice.purpose.kind in EMAIL_KINDS for notice in notices):
+        raise ValidationError({"notices": [_("Choose at least one newsletter.")]})
+    email = validators.normalise_email(email)
+    first_name, last_name = " ".join(first_name.split()), " ".join(last_name.split())
+    person = _find_or_create_person(
+        email=email, first_name=first_name, last_name=last_name, language=language
+    )
+    person = Customer.objects.select_for_update().get(pk=person.pk)  # serialises double clicks
+    now = timezone.now()
+    signup = Signup.objects.filter(customer=person, confirmed_at__isnull=True).first()
+    if signup is None:
+        signup = Signup.objects.create(
+            customer=person,
+            language=language,
+            first_name=first_name,
+            last_name=last_name,
+            confirmation_requested_at=now,
+        )
+    else:
+        signup.language, signup.first_name, signup.last_name = language, first_name, last_name
+        sent = signup.confirmation_sent_at
+        if not (sent and now - sent < RESEND_AFTER):
+            signup.confirmation_requested_at = now
+        signup.save()
+    for notice in notices:
+        consent_give(
+            customer=person,
+            purpose=notice.purpose,
+            notice=notice,
+            channel=Channel.WEB_SIGNUP,
+            evidence=f"signup {signup.public_id}",
+        )
+    if signup.owes_confirmation_email:
+        from .tasks import send_signup_confirmation_task
+
+        enqueue_on_commit(send_signup_confirmation_task, signup.pk)
+    return signup
+
+
+def signup_send_confirmation(*, signup_id: int) -> bool:
+    """Send the confirmation email a signup owes; False when it owes none (a task run twice).
+
+    The claim is committed before the slow SMTP call, so a second task for the same signup finds it
+    already sent; if sending fails the claim is released for the sweep to try again.
+    """
+    with transaction.atomic():
+        signup = (
+            Signup.objects.select_for_update()
+            .select_related("customer")
+            .filter(pk=signup_id)
+            .first()
+        )
+        if signup is None or not signup.owes_confirmation_email:
+            return False
+        claimed_at = timezone.now()
+        Signup.objects.filter(pk=signup.pk).update(confirmation_sent_at=claimed_at)
+    try:
+        emails.signup_confirmation(signup).send()
+    except Exception:
+        Signup.objects.filter(pk=signup.pk, confirmation_sent_at=claimed_at).update(
+            confirmation_sent_at=None
+        )
+        raise
+    return True
+
+
+def signups_owing_confirmation():
+    """Signups whose confirmation email a lost task or a broker that was down never sent; the
+    minute of grace leaves the freshly queued ones to their own task."""
+    grace = timezone.now() - timedelta(minutes=1)
+    expiry = timezone.now() - timedelta(days=settings.NEWSLETTER_CONFIRMATION_DAYS)
+    return Signup.objects.filter(
+        Q(confirmation_sent_at__isnull=True)
+        | Q(confirmation_sent_at__lt=F("confirmation_requested_at")),
+        confirmed_at__isnull=True,
+        confirmation_requested_at__lt=grace,
+        confirmation_requested_at__gt=expiry,
+    )
+
+
+@transaction.atomic
+def signup_confirm(*, signup: Signup) -> Signup:
+    """The link was clicked: the pending consents count from now. Idempotent."""
+    signup = Signup.objects.select_for_update().select_related("customer").get(pk=signup.pk)
+    if signup.confirmed_at is not None:
+        return signup
+    person = Customer.objects.select_for_update().get(pk=signup.customer_id)
+    pending = person.consents.filter(state=Consent.State.PENDING).select_related("purpose")
+    for consent in pending:
+        consent_confirm(
+            customer=person,
+            purpose=consent.purpose,
+            channel=Channel.WEB_SIGNUP,
+            evidence=f"signup {signup.public_id} confirmed by link",
+        )
+    # The owner of the address has spoken: names they typed fill gaps, their language is theirs.
+    changed = ["preferred_language", "last_activity_at", "updated_at"]
+    person.preferred_language = signup.language
+    person.last_activity_at = timezone.now()
+    for name in ("first_name", "last_name"):
+        if not getattr(person, name) and getattr(signup, name):
+            setattr(person, name, getattr(signup, name))
+            changed.append(name)
+    person.save(update_fields=changed)
+    suppression_lift(email=person.email)
+    signup.confirmed_at = timezone.now()
+    signup.save(update_fields=["confirmed_at"])
+    audit_record(action="newsletter.signup_confirmed", target=person)
+    return signup
+
+
+# --- Preference centre and unsubscribe -----------------------------------------------------------
+@transaction.atomic
+def preferences_update(*, customer: Customer, chosen: list[NoticeVersion]) -> Customer:
+    """Make the person's marketing consents exactly the ones they ticked, on the wording shown.
+
+    The link came to their inbox, so a box ticked here is consent from the address's owner and
+    counts at once; a box left empty withdraws. Repeating the same choice changes nothing.
+    """
+    customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    wanted = {notice.purpose_id: notice for notice in chosen}
+    states = {c.purpose_id: c.state for c in customer.consents.all()}
+    evidence = "preference-centre link"
+    for purpose in Purpose.objects.filter(kind__in=MARKETING_KINDS):
+        state = states.get(purpose.pk)
+        if purpose.pk in wanted and state != Consent.State.CONFIRMED:
+            consent_confirm(
+                customer=customer,
+                purpose=purpose,
+                notice=wanted[purpose.pk],
+                channel=Channel.PREFERENCE_CENTRE,
+                evidence=evidence,
+            )
+        elif purpose.pk not in wanted and state in (Consent.State.PENDING, Consent.State.CONFIRMED):
+            consent_withdraw(
+                customer=customer,
+                purpose=purpose,
+                channel=Channel.PREFERENCE_CENTRE,
+                evidence=evidence,
+            )
+    if any(notice.purpose.kind in EMAIL_KINDS for notice in chosen):
+        suppression_lift(email=customer.email)
+    else:
+        _suppress_if_unsubscribed(customer)
+    return customer
+
+
+@transaction.atomic
+def preferences_withdraw_all(*, customer: Customer, channel: str = Channel.PREFERENCE_CENTRE):
+    consents_withdraw_marketing(customer=customer, channel=channel)
+    suppression_add(email=customer.email, reason=Suppression.Reason.UNSUBSCRIBED)
+
+
+@transaction.atomic
+def preferences_object(*, customer: Customer) -> Customer:
+    """Art. 21(2)-(3): an objection to direct marketing is absolute and ends all of it at once."""
+    customer = customer_object_to_marketing(
+        customer=customer, channel=Customer.ObjectionChannel.PREFERENCE_CENTRE
+    )
+    consents_withdraw_marketing(customer=customer, channel=Channel.MARKETING_OBJECTION)
+    suppression_add(email=customer.email, reason=Suppression.Reason.OBJECTED)
+    return customer
+
+
+@transaction.atomic
+def unsubscribe(*, customer: Customer, purpose: Purpose) -> None:
+    """RFC 8058 one-click unsubscribe from one list. Idempotent: a repeat changes nothing."""
+    consent_withdraw(
+        customer=customer,
+        purpose=purpose,
+        channel=Channel.ONE_CLICK_UNSUBSCRIBE,
+        evidence="List-Unsubscribe",
+    )
+    _suppress_if_unsubscribed(customer)
+
+
+def preference_link_request(*, email: str, language: str) -> None:
+    """Queue a fresh preference-centre link for an address we hold; silently nothing otherwise, so
+    that the page (and its timing) is the same for a known and an unknown address."""
+    from .tasks import send_preference_link_task
+
+    customer = Customer.objects.with_email(email).only("pk").first()
+    if customer is not None:
+        enqueue_on_commit(send_preference_link_task, customer.pk, language)

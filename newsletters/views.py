@@ -1,0 +1,189 @@
+"""Public pages: signup, confirmation, preference centre, one-click unsubscribe, the open pixel.
+
+None of them needs a login; the signed token in the URL is the authority, and none of them says
+whether an address is known.
+"""
+
+import base64
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import get_language
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods
+
+from consent.models import Consent, Purpose
+from consent.selectors import notices_current
+from customers.models import Customer
+
+from . import campaigns, links, services
+from .forms import EmailForm, PreferencesForm, SignupForm
+from .models import Signup
+
+# A transparent 1x1 GIF.
+PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
+
+
+def _invalid_link(request, *, expired_help: str = "signup"):
+    return render(request, "newsletters/link_invalid.html", {"next": expired_help}, status=400)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def signup(request):
+    form = SignupForm(request.POST or None, language=get_language())
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.newsletter_signup(
+                email=data["email"],
+                language=data["language"],
+                notices=form.chosen_notices(),
+                first_name=data["first_name"],
+                last_name=data["last_name"],
+            )
+        except ValidationError as error:
+            form.add_error(None if hasattr(error, "error_dict") else "email", error)
+        else:
+            # The same page whether the address was new, pending or already confirmed.
+            return redirect("newsletters:signup_done")
+    return render(request, "newsletters/signup.html", {"form": form})
+
+
+@require_GET
+def signup_done(request):
+    return render(request, "newsletters/signup_done.html")
+
+
+def _signup_from(token: str) -> Signup:
+    public_id = links.read(
+        token, salt=links.CONFIRM, max_age_days=settings.NEWSLETTER_CONFIRMATION_DAYS
+    )
+    signup = Signup.objects.select_related("customer").filter(public_id=public_id).first()
+    if signup is None:
+        raise links.InvalidLink
+    return signup
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def confirm(request, token):
+    """GET shows what will be confirmed and a button; only the POST confirms, so that a mail
+    scanner that follows every link cannot confirm on the person's behalf."""
+    try:
+        signup = _signup_from(token)
+    except links.InvalidLink:
+        return _invalid_link(request)
+    if request.method == "POST":
+        signup = services.signup_confirm(signup=signup)
+    pending = Consent.objects.filter(
+        customer=signup.customer, state=Consent.State.PENDING
+    ).select_related("notice")
+    return render(
+        request,
+        "newsletters/confirm.html",
+        {
+            "signup": signup,
+            "pending": [consent.notice.label for consent in pending],
+            "preferences_url": links.preferences_url(signup.customer, language=get_language()),
+        },
+    )
+
+
+def _customer_from_preferences(token: str) -> Customer:
+    public_id = links.read(
+        token, salt=links.PREFERENCES, max_age_days=settings.NEWSLETTER_PREFERENCE_LINK_DAYS
+    )
+    customer = Customer.objects.filter(public_id=public_id).first()
+    if customer is None:
+        raise links.InvalidLink
+    return customer
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def preferences(request, token):
+    try:
+        customer = _customer_from_preferences(token)
+    except links.InvalidLink:
+        return _invalid_link(request, expired_help="preferences")
+    language = get_language()
+    form = PreferencesForm(request.POST or None, language=language, customer=customer)
+    done = None
+    if request.method == "POST":
+        action = request.POST.get("action")
+        if action == "withdraw_all":
+            services.preferences_withdraw_all(customer=customer)
+            done = "withdrawn"
+        elif action == "object":
+            services.preferences_object(customer=customer)
+            done = "objected"
+        elif form.is_valid():
+            services.preferences_update(customer=customer, chosen=form.cleaned_data["chosen"])
+            done = "saved"
+        if done:
+            customer.refresh_from_db()
+            form = PreferencesForm(language=language, customer=customer)
+    return render(
+        request,
+        "newsletters/preferences.html",
+        {"form": form, "customer": customer, "done": done},
+    )
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def preferences_request(request):
+    """Ask for a fresh preference link by email: the same answer for every address."""
+    form = EmailForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        services.preference_link_request(email=form.cleaned_data["email"], language=get_language())
+        return render(request, "newsletters/preferences_requested.html")
+    return render(request, "newsletters/preferences_request.html", {"form": form})
+
+
+@csrf_exempt  # RFC 8058: mail providers POST without cookies; the signed URL is the authority
+@never_cache
+@require_http_methods(["GET", "POST"])
+def unsubscribe(request, token):
+    """GET shows a button and changes nothing (link scanners follow GETs); POST unsubscribes,
+    answers 200 without a redirect, and is idempotent."""
+    try:
+        public_id, code = links.read(token, salt=links.UNSUBSCRIBE)
+    except (links.InvalidLink, ValueError):
+        return _invalid_link(request, expired_help="preferences")
+    customer = Customer.objects.filter(public_id=public_id).first()
+    purpose = Purpose.objects.filter(code=code).first()
+    if purpose is None:
+        return _invalid_link(request, expired_help="preferences")
+    done = request.method == "POST"
+    if done and customer is not None:  # an erased person has nothing left to unsubscribe
+        services.unsubscribe(customer=customer, purpose=purpose)
+    notice = notices_current(purposes=[purpose], language=get_language()).get(purpose.pk)
+    return render(
+        request,
+        "newsletters/unsubscribe.html",
+        {
+            "done": done,
+            "list_label": notice.label if notice else purpose.name,
+            "preferences_url": links.preferences_url(customer, language=get_language())
+            if customer
+            else None,
+        },
+    )
+
+
+@never_cache
+@require_GET
+def open_pixel(request, token):
+    """Counts an open for a message that carried a pixel, when the person consented to it."""
+    try:
+        delivery_id = links.read(token, salt=links.OPEN)
+    except links.InvalidLink:
+        delivery_id = None
+    if isinstance(delivery_id, int):
+        campaigns.delivery_record_open(delivery_id=delivery_id)
+    return HttpResponse(PIXEL, content_type="image/gif")
