@@ -84,13 +84,15 @@ def campaign_cancel(*, campaign: Campaign, actor) -> Campaign:
 def campaign_prepare_deliveries(campaign: Campaign) -> int:
     """Create a queued delivery row for everyone in the audience, in one statement; returns the
     number of rows created. Repeating it creates nothing (the unique constraint, ON CONFLICT)."""
-    audience_sql, audience_params = campaign_audience(campaign).values("pk").query.sql_with_params()
+    audience = campaign_audience(campaign).order_by().values("pk")
+    audience_sql, audience_params = audience.query.sql_with_params()
     table = Delivery._meta.db_table
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} (campaign_id, customer_id, status, created_at, tracked, "  # noqa: S608
-            f"open_count) SELECT %s, audience.id, %s, %s, %s, 0 FROM ({audience_sql}) audience "
-            "ON CONFLICT (campaign_id, customer_id) DO NOTHING",
+            f"open_count) SELECT %s, audience.pk, %s, %s, %s, 0 FROM ({audience_sql}) audience "
+            # WHERE true: SQLite needs it to tell the upsert clause from a join's ON.
+            "WHERE true ON CONFLICT (campaign_id, customer_id) DO NOTHING",
             [campaign.pk, Delivery.Status.QUEUED, timezone.now(), False, *audience_params],
         )
         created = cursor.rowcount

@@ -1,15 +1,72 @@
+import email
+import email.policy
 import os
 import shutil
+import socket
 
 import pytest
 from django.db import connections
 
 from concerthouse.roles import Role
+from consent.models import NoticeVersion, Purpose
 from customers.models import Customer
 from customers.services import customer_set_identifiers
 from tests.factories import FODSELSNUMMER, CustomerFactory, make_staff
 
 CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture
+def news(db):
+    """The newsletter list every install starts with (consent.defaults)."""
+    return Purpose.objects.get(code="news")
+
+
+@pytest.fixture
+def family_list(db):
+    """A second list, made by staff as a house would."""
+    purpose = Purpose.objects.create(code="family", kind=Purpose.Kind.NEWSLETTER, name="Family")
+    for language, label in (
+        ("sv", "Familjekonserter"),
+        ("nb", "Familiekonserter"),
+        ("en", "Family concerts"),
+    ):
+        NoticeVersion.objects.create(
+            purpose=purpose, language=language, version=1, label=label, text=label + "."
+        )
+    return purpose
+
+
+@pytest.fixture
+def smtp_server(settings):
+    """A real SMTP server on loopback (aiosmtpd) that Django's SMTP backend delivers to."""
+    controller_module = pytest.importorskip("aiosmtpd.controller")
+    handler = CollectingHandler()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = controller_module.Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    handler.port = port
+    yield handler
+    controller.stop()
+
+
+class CollectingHandler:
+    """Keeps every message the server accepts, parsed."""
+
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(
+            email.message_from_bytes(envelope.content, policy=email.policy.default)
+        )
+        return "250 Message accepted"
 
 
 @pytest.fixture

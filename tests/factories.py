@@ -2,6 +2,9 @@ import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
+from consent.models import Channel, Purpose
+from consent.selectors import notice_current
+from consent.services import consent_confirm
 from customers.models import Customer
 from customers.services import customer_create
 
@@ -36,3 +39,16 @@ def make_staff(username: str, role=None, **extra):
         setattr(user, name, value)
     user.save()
     return user
+
+
+def subscribe(customer: Customer, *codes: str, language: str = "en") -> Customer:
+    """Confirmed consent to each purpose (by code), as the preference centre records it."""
+    for code in codes:
+        purpose = Purpose.objects.get(code=code)
+        consent_confirm(
+            customer=customer,
+            purpose=purpose,
+            notice=notice_current(purpose=purpose, language=language),
+            channel=Channel.PREFERENCE_CENTRE,
+        )
+    return customer
