@@ -27,6 +27,9 @@ class PurposeAdmin(admin.ModelAdmin):
     prepopulated_fields = {"code": ("name",)}
     inlines = [NoticeVersionInline]
 
+    def get_prepopulated_fields(self, request, obj=None):
+        return self.prepopulated_fields if obj is None else {}
+
     def get_readonly_fields(self, request, obj=None):
         # A purpose's identity is what its consents refer to; its name and offer may change.
         return ("code", "kind") if obj is not None else ()

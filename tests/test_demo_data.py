@@ -5,8 +5,10 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client, override_settings
 
+from consent.models import Consent
 from customers.management.commands.load_demo_data import DEMO_STAFF
 from customers.models import Customer
+from newsletters.models import Campaign
 
 
 @pytest.mark.django_db
@@ -21,6 +23,9 @@ def test_demo_data_loads_once_and_every_demo_account_logs_in():
         and Customer.objects.filter(country="NO").exists()
     )
     assert Customer.objects.exclude(national_id_index="").exists()
+    assert Consent.objects.filter(state="confirmed").exists()
+    assert Consent.objects.filter(state="pending").exists()
+    assert Campaign.objects.count() == 1  # once, not once per run
     for username, password, _role in DEMO_STAFF:
         assert password in out.getvalue()
         client = Client()

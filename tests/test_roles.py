@@ -25,3 +25,18 @@ def test_the_role_table_of_the_design():
     assert may(Role.DPO, "customers.reveal_identifiers")
     assert may(Role.DPO, "concerthouse.view_auditentry")
     assert not any(may(r, "concerthouse.view_auditentry") for r in Role if r != Role.DPO)
+
+
+def test_newsletters_belong_to_marketing_and_the_dpo_only_looks():
+    def may(role, permission):
+        return permission in ROLE_PERMISSIONS[role]
+
+    assert may(Role.MARKETING, "newsletters.change_campaign")
+    assert may(Role.MARKETING, "newsletters.export_audience")
+    assert not any(may(r, "newsletters.export_audience") for r in Role if r != Role.MARKETING)
+    assert may(Role.DPO, "newsletters.view_campaign")
+    assert not may(Role.DPO, "newsletters.change_campaign")
+    assert may(Role.DPO, "newsletters.view_suppression")
+    assert not any(may(r, "newsletters.view_campaign") for r in (Role.BOX_OFFICE, Role.FINANCE))
+    # Nobody edits the consent ledger.
+    assert not any(may(r, "consent.change_consentevent") for r in Role)

@@ -1,8 +1,11 @@
 """Demo data for a laptop: Swedish and Norwegian customers made up by Faker, and one staff account
 per role. Refuses to run outside DEBUG, so that published demo passwords never reach a real house."""
 
+import importlib
+import importlib.util
 import random
 
+from django.apps import apps
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -54,6 +57,11 @@ class Command(BaseCommand):
         with transaction.atomic():
             self._staff()
             created = 0 if Customer.objects.exists() else self._customers(customers, seed)
+            # Apps that build on customers add their own demo rows from `<app>/demo_data.py`.
+            for app_config in apps.get_app_configs():
+                module = f"{app_config.name}.demo_data"
+                if importlib.util.find_spec(module) is not None:
+                    importlib.import_module(module).load(seed=seed, stdout=self.stdout)
         self.stdout.write(f"Demo customers: {Customer.objects.count()} ({created} new).")
         self.stdout.write("Demo staff accounts (local use only) at http://127.0.0.1:8000/admin/ :")
         for username, password, role in DEMO_STAFF:
