@@ -153,7 +153,7 @@ def unsubscribe(request, token):
     answers 200 without a redirect, and is idempotent."""
     try:
         public_id, code = links.read(token, salt=links.UNSUBSCRIBE)
-    except (links.InvalidLink, ValueError):
+    except (links.InvalidLink, ValueError, TypeError):  # a signed value of the wrong shape
         return _invalid_link(request, expired_help="preferences")
     customer = Customer.objects.filter(public_id=public_id).first()
     purpose = Purpose.objects.filter(code=code).first()

@@ -226,3 +226,14 @@ def test_no_personal_data_reaches_the_url_or_the_logs(client, news, caplog):
     assert "ase.odegard" not in caplog.text and "Åse" not in caplog.text
     for url in re.findall(r"https?://\S+", mail.outbox[0].body):
         assert "ase" not in url.lower() and "example.no" not in url
+
+
+@pytest.mark.django_db
+def test_only_the_owner_s_own_confirmation_lifts_a_suppression(client, news):
+    person = subscribe(CustomerFactory(email="ase@example.no"), "news")
+    services.preferences_withdraw_all(customer=person)
+    sign_up(client, "ase@example.no", "news")
+    assert services.is_suppressed("ase@example.no")  # a signup alone proves nothing
+    client.post(link_in(mail.outbox[-1], "newsletter/confirm"))
+    assert not services.is_suppressed("ase@example.no")
+    assert person in people_consenting(purpose=news)
