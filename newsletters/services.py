@@ -128,8 +128,9 @@ def newsletter_signup(
         )
     else:
         signup.language, signup.first_name, signup.last_name = language, first_name, last_name
-        sent = signup.confirmation_sent_at
-        if not (sent and now - sent < RESEND_AFTER):
+        # Measured from the last request, not the last send: two requests at once (the second
+        # waited for the first's lock) must not both ask for an email before either was sent.
+        if now - signup.confirmation_requested_at >= RESEND_AFTER:
             signup.confirmation_requested_at = now
         signup.save()
     for notice in notices:

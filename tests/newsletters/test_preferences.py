@@ -99,7 +99,10 @@ def test_an_expired_or_forged_link_offers_a_fresh_one(client, news, settings):
     person = subscribe(CustomerFactory(), "news")
     url = prefs(person)
     settings.NEWSLETTER_PREFERENCE_LINK_DAYS = 0
-    for target in (url, url.replace(url[-6], "X" if url[-6] != "X" else "Y")):
+    forged = (
+        url[:-6] + ("X" if url[-6] != "X" else "Y") + url[-5:]
+    )  # one character of the signature
+    for target in (url, forged):
         response = client.post(target, {"action": "withdraw_all"})
         assert response.status_code == 400
         assert b"/en/preferences/" in response.content

@@ -1,8 +1,10 @@
 import re
+import threading
 from datetime import timedelta
 
 import pytest
 from django.core import mail
+from django.db import connection, connections
 from django.test import TestCase
 from django.utils import timezone, translation
 
@@ -107,7 +109,10 @@ def test_a_repeated_signup_resends_the_link_rather_than_duplicating(client, news
     sign_up(client, "ase@example.no", "news")
     sign_up(client, "ASE@example.no", "news")  # a double click: no second email yet
     assert len(mail.outbox) == 1
-    Signup.objects.update(confirmation_sent_at=timezone.now() - timedelta(minutes=5))
+    Signup.objects.update(
+        confirmation_requested_at=timezone.now() - timedelta(minutes=5),
+        confirmation_sent_at=timezone.now() - timedelta(minutes=5),
+    )
     sign_up(client, "ase@example.no", "news")
     assert len(mail.outbox) == 2
     assert Customer.objects.count() == 1 and Signup.objects.count() == 1
@@ -237,3 +242,31 @@ def test_only_the_owner_s_own_confirmation_lifts_a_suppression(client, news):
     client.post(link_in(mail.outbox[-1], "newsletter/confirm"))
     assert not services.is_suppressed("ase@example.no")
     assert person in people_consenting(purpose=news)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_double_click_racing_itself_makes_one_person_one_signup_and_one_email(news):
+    if connection.vendor != "postgresql":
+        pytest.skip("needs a server database with concurrent connections (PostgreSQL)")
+    barrier = threading.Barrier(2)
+    notice = current_notice("news")
+
+    def click(email):
+        try:
+            barrier.wait()
+            services.newsletter_signup(email=email, language="en", notices=[notice])
+        finally:
+            connections.close_all()
+
+    threads = [
+        threading.Thread(target=click, args=(email,))
+        for email in ("ase.odegard@example.no", "ASE.Odegard@example.no")
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert Customer.objects.count() == 1 and Signup.objects.count() == 1
+    assert ConsentEvent.objects.count() == 1
+    assert len(mail.outbox) == 1
