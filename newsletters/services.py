@@ -86,11 +86,12 @@ def _find_or_create_person(*, email: str, first_name: str, last_name: str, langu
             last_name=last_name,
             preferred_language=language,
         )
-    except ValidationError as error:
-        if getattr(error, "code", None) != "duplicate_email":
+    except ValidationError:
+        # A concurrent signup of the same address may have won the insert: use its person.
+        existing = Customer.objects.with_email(email).first()
+        if existing is None:
             raise
-        # A concurrent signup of the same address won the insert: use its person.
-        return Customer.objects.with_email(email).get()
+        return existing
 
 
 @transaction.atomic

@@ -174,12 +174,14 @@ def test_two_workers_at_once_never_send_a_message_twice(news):
     campaign = due(news)
     campaigns.campaign_prepare_deliveries(campaign)
     barrier = threading.Barrier(2)
-    sent = []
+    sent, errors = [], []
 
     def worker():
         try:
             barrier.wait()
             sent.append(campaigns.campaign_send(campaign_id=campaign.pk, batch_size=7))
+        except Exception as error:
+            errors.append(error)
         finally:
             connections.close_all()
 
@@ -188,5 +190,6 @@ def test_two_workers_at_once_never_send_a_message_twice(news):
         thread.start()
     for thread in threads:
         thread.join()
+    assert errors == []
     assert sum(sent) == 60
     assert len(recipients()) == 60 and len(set(recipients())) == 60
