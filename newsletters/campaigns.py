@@ -20,6 +20,7 @@ from django.db.models import Count, F
 from django.db.models.functions import Coalesce
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
+from django.utils.html import escape
 from django.utils.translation import gettext_lazy as _
 
 from concerthouse.audit import audit_record
@@ -147,48 +148,82 @@ def _claim_batch(campaign: Campaign, size: int) -> list[Delivery]:
     return claimed
 
 
-def campaign_message(
-    *, delivery: Delivery, texts: dict[str, CampaignText], purpose: Purpose
-) -> EmailMultiAlternatives:
-    """One person's message: their language, their links, a pixel only with tracking consent."""
-    person = delivery.customer
-    language = person.preferred_language
-    text = texts.get(language) or texts[settings.LANGUAGE_CODE]
-    unsubscribe_url = links.unsubscribe_url(person, purpose)
-    context = {
-        "house_name": settings.HOUSE_NAME,
-        "first_name": person.first_name,
-        "paragraphs": [p.strip() for p in text.body.split("\n\n") if p.strip()],
-        "body": text.body,
-        "preferences_url": links.preferences_url(person),
-        "unsubscribe_url": unsubscribe_url,
-        "pixel_url": links.open_pixel_url(delivery.pk) if delivery.tracked else None,
+class CampaignRenderer:
+    """Builds each person's message: their language, their links, a pixel only with tracking
+    consent.
+
+    The templates are rendered once per language (and with or without the pixel), with markers
+    where the person's links go; each message then only fills in its links. Rendering two templates
+    per person was a third of the cost of sending.
+    """
+
+    _MARKERS = {
+        "preferences_url": "\x00P\x00",
+        "unsubscribe_url": "\x00U\x00",
+        "pixel_url": "\x00O\x00",
     }
-    with translation.override(text.language):
-        plain = render_to_string("newsletters/email/campaign.txt", context)
-        html = render_to_string("newsletters/email/campaign.html", context)
-    mailto = f"mailto:{settings.NEWSLETTER_UNSUBSCRIBE_MAILTO}?subject=unsubscribe"
-    message = EmailMultiAlternatives(
-        subject=text.subject,
-        body=plain,
-        from_email=emails.sender(),
-        to=[person.email],
-        headers={
-            # RFC 2369 and RFC 8058: one-click unsubscribe that mail clients show as a button.
-            "List-Unsubscribe": f"<{unsubscribe_url}>, <{mailto}>",
-            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-            "List-Id": f"{purpose.code} <{purpose.code}.{settings.NEWSLETTER_LIST_ID_DOMAIN}>",
-        },
-    )
-    message.attach_alternative(html, "text/html")
-    return message
+
+    def __init__(self, campaign: Campaign):
+        self.texts = {text.language: text for text in campaign.texts.all()}
+        self.purpose = campaign.purpose
+        self.sender = emails.sender()
+        self.mailto = f"mailto:{settings.NEWSLETTER_UNSUBSCRIBE_MAILTO}?subject=unsubscribe"
+        self.list_id = (
+            f"{self.purpose.code} <{self.purpose.code}.{settings.NEWSLETTER_LIST_ID_DOMAIN}>"
+        )
+        self._rendered: dict[tuple[str, bool], tuple[str, str]] = {}
+
+    def _templates(self, text: CampaignText, tracked: bool) -> tuple[str, str]:
+        key = (text.language, tracked)
+        if key not in self._rendered:
+            context = {
+                "house_name": settings.HOUSE_NAME,
+                "paragraphs": [p.strip() for p in text.body.split("\n\n") if p.strip()],
+                "body": text.body,
+                **self._MARKERS,
+            }
+            if not tracked:
+                context["pixel_url"] = None
+            with translation.override(text.language):
+                self._rendered[key] = (
+                    render_to_string("newsletters/email/campaign.txt", context),
+                    render_to_string("newsletters/email/campaign.html", context),
+                )
+        return self._rendered[key]
+
+    def message(self, delivery: Delivery) -> EmailMultiAlternatives:
+        person = delivery.customer
+        text = self.texts.get(person.preferred_language) or self.texts[settings.LANGUAGE_CODE]
+        urls = {
+            "preferences_url": links.preferences_url(person),
+            "unsubscribe_url": links.unsubscribe_url(person, self.purpose),
+            "pixel_url": links.open_pixel_url(delivery.pk) if delivery.tracked else "",
+        }
+        plain, html = self._templates(text, delivery.tracked)
+        for name, marker in self._MARKERS.items():
+            plain = plain.replace(marker, urls[name])
+            html = html.replace(marker, escape(urls[name]))
+        message = EmailMultiAlternatives(
+            subject=text.subject,
+            body=plain,
+            from_email=self.sender,
+            to=[person.email],
+            headers={
+                # RFC 2369 and RFC 8058: one-click unsubscribe that mail clients show as a button.
+                "List-Unsubscribe": f"<{urls['unsubscribe_url']}>, <{self.mailto}>",
+                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+                "List-Id": self.list_id,
+            },
+        )
+        message.attach_alternative(html, "text/html")
+        return message
 
 
 # Errors that mean this one address was refused, not that the connection or server is gone.
 _RECIPIENT_ERRORS = (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused)
 
 
-def _send_batch(campaign: Campaign, rows: list[Delivery], texts, purpose) -> None:
+def _send_batch(rows: list[Delivery], renderer: CampaignRenderer) -> None:
     sent, failed, in_flight = [], [], None
     smtp = get_connection(fail_silently=False)
     try:
@@ -196,7 +231,7 @@ def _send_batch(campaign: Campaign, rows: list[Delivery], texts, purpose) -> Non
         for row in rows:
             in_flight = row.pk
             try:
-                smtp.send_messages([campaign_message(delivery=row, texts=texts, purpose=purpose)])
+                smtp.send_messages([renderer.message(row)])
             except _RECIPIENT_ERRORS:
                 failed.append(row.pk)
             else:
@@ -220,29 +255,40 @@ def _send_batch(campaign: Campaign, rows: list[Delivery], texts, purpose) -> Non
         smtp.close()
 
 
-def campaign_send(*, campaign_id: int, batch_size: int | None = None) -> int:
-    """Send a due campaign to its audience; returns how many messages this call sent.
-
-    Safe to run twice, at once or one after the other, and to resume after a crash.
-    """
-    batch_size = batch_size or settings.NEWSLETTER_BATCH_SIZE
+def campaign_prepare(*, campaign_id: int) -> bool:
+    """Start a due campaign: mark it sending and create its delivery rows once. False when the
+    campaign is not (or no longer) to be sent."""
     with transaction.atomic():
         campaign = Campaign.objects.select_for_update().filter(pk=campaign_id).first()
         if campaign is None or campaign.status not in (
             Campaign.Status.SCHEDULED,
             Campaign.Status.SENDING,
         ):
-            return 0
+            return False
         if campaign.scheduled_at is None or campaign.scheduled_at > timezone.now():
-            return 0
+            return False
         if campaign.status == Campaign.Status.SCHEDULED:
             campaign.status = Campaign.Status.SENDING
             campaign.save(update_fields=["status", "updated_at"])
-    if campaign.audience_prepared_at is None:
-        created = campaign_prepare_deliveries(campaign)
-        audit_record(action="campaign.audience_selected", target=campaign, detail={"rows": created})
-    texts = {text.language: text for text in campaign.texts.all()}
-    purpose = campaign.purpose
+        if campaign.audience_prepared_at is None:
+            # Under the campaign's lock: two starters cannot both select the audience.
+            created = campaign_prepare_deliveries(campaign)
+            audit_record(
+                action="campaign.audience_selected", target=campaign, detail={"rows": created}
+            )
+    return True
+
+
+def campaign_send(*, campaign_id: int, batch_size: int | None = None) -> int:
+    """Send a due campaign to its audience; returns how many messages this call sent.
+
+    Safe to run twice, at once or one after the other, and to resume after a crash.
+    """
+    if not campaign_prepare(campaign_id=campaign_id):
+        return 0
+    batch_size = batch_size or settings.NEWSLETTER_BATCH_SIZE
+    campaign = Campaign.objects.select_related("purpose").get(pk=campaign_id)
+    renderer = CampaignRenderer(campaign)
     total = 0
     while True:
         if not Campaign.objects.filter(pk=campaign.pk, status=Campaign.Status.SENDING).exists():
@@ -250,7 +296,7 @@ def campaign_send(*, campaign_id: int, batch_size: int | None = None) -> int:
         rows = _claim_batch(campaign, batch_size)
         if not rows:
             break
-        _send_batch(campaign, rows, texts, purpose)
+        _send_batch(rows, renderer)
         total += len(rows)
     _finish_if_done(campaign)
     return total

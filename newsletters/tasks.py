@@ -2,6 +2,7 @@
 knows what is owed; the periodic sweeps below finish whatever a lost task left undone."""
 
 from celery import shared_task
+from django.conf import settings
 
 from customers.models import Customer
 
@@ -30,7 +31,13 @@ def send_preference_link_task(customer_id: int, language: str) -> None:
 
 
 @shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=60, max_retries=10)
-def send_campaign_task(campaign_id: int) -> int:
+def send_campaign_task(campaign_id: int, fan_out: bool = True) -> int:
+    """Send a due campaign. The first task starts more senders for the same campaign: sending is
+    bound by rendering and SMTP round trips, and the row claims (SKIP LOCKED) let several workers
+    share one campaign without ever sharing a message."""
+    if fan_out and campaigns.campaign_prepare(campaign_id=campaign_id):
+        for _ in range(settings.NEWSLETTER_SENDERS - 1):
+            send_campaign_task.delay(campaign_id, False)
     return campaigns.campaign_send(campaign_id=campaign_id)
 
 

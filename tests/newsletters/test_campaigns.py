@@ -91,7 +91,7 @@ def test_a_task_run_twice_sends_once(news):
     for n in range(5):
         subscribe(CustomerFactory(email=f"p{n}@example.se"), "news")
     campaign = due(news)
-    assert send_campaign_task(campaign.pk) == 5
+    send_campaign_task(campaign.pk)  # with its fan-out of extra senders
     assert send_campaign_task(campaign.pk) == 0
     assert send_due_campaigns_task() == 0  # finished campaigns are not due
     assert len(mail.outbox) == 5
