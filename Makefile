@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint messages
+.PHONY: install run test lint messages bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,22 @@ lint: install
 	$(BIN)/ruff format --check .
 
 # Needs GNU gettext (Debian: gettext). The compiled .mo files are committed, so `run` does not.
+# English is the source language: it needs no catalogue.
 messages: install
-	$(BIN)/python manage.py makemessages --no-obsolete --no-location -l sv -l nb -l en -i '.venv/*'
+	$(BIN)/python manage.py makemessages --no-obsolete --no-location -l sv -l nb -i '.venv/*'
 	$(BIN)/python manage.py compilemessages -i .venv
+
+# Real figures against PostgreSQL and a local SMTP sink (benchmarks/). The benchmarks empty the
+# tables they fill, so they get a database of their own, created here if missing. DEBUG off, as in
+# production: with it on, Django keeps every query in memory and the figures would include that.
+bench: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/concerthouse_bench
+bench: export DEBUG = false
+bench: install
+	$(BIN)/python -c 'import sys, psycopg; from psycopg import sql; \
+		url = sys.argv[1]; name = psycopg.conninfo.conninfo_to_dict(url)["dbname"]; \
+		server = psycopg.connect(url, dbname="postgres", autocommit=True); \
+		exists = server.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone(); \
+		exists or server.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))' \
+		"$$DATABASE_URL"
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py bench
