@@ -102,6 +102,16 @@ class Declaration:
     legal_hold: LegalHold | None = None
     # Fields the person gave us themselves: what the portability export (Art. 20) carries.
     provided_by_person: frozenset[str] = frozenset()
+    # Values from related rows that make an export readable, e.g. "notice__text": the wording of a
+    # consent, not just its id. Exported, never erased through this declaration.
+    export_related: tuple[str, ...] = ()
+    # Who received these rows outside the house (Art. 15(1)(c), 19): (recipient code, when) pairs,
+    # the codes matching entries of the processor register.
+    disclosures: Callable[[QuerySet], Iterable[tuple[str, Any]]] | None = None
+    # Rectification (Art. 16): the fields a correction may change, and the service that changes
+    # them with its validation and audit, called as rectify(row, changes, actor).
+    rectifiable: tuple[str, ...] = ()
+    rectify: Callable[[models.Model, dict[str, Any], Any], Any] | None = None
 
     @property
     def label(self) -> str:
@@ -159,13 +169,41 @@ def field_visibility(model: type[models.Model], user) -> dict[str, str]:
 
 
 def export_person(person) -> dict[str, list[dict[str, Any]]]:
-    """Every mapped row of one person, with its declared fields, keyed by model label."""
+    """Every mapped row of one person, with its declared fields, keyed by model label: one query
+    per declaration, whatever the number of rows."""
     people = type(person)._default_manager.filter(pk=person.pk)
     export = {}
     for declaration in declarations():
-        rows = declaration.rows_of(people).values(*declaration.fields)
+        fields = [*declaration.fields, *declaration.export_related]
+        rows = declaration.rows_of(people).order_by("pk").values(*fields)
         export[declaration.label] = [dict(row) for row in rows]
     return export
+
+
+# --- What the rights do beyond the rows (Art. 17, 18, 21) ---------------------------------------
+# Some rights need more than deleting or exporting rows: an objection withdraws consents and fills
+# the suppression list, an erasure adds the address to it. Each app registers its part here, so that
+# the privacy-request executors stay ignorant of the apps' internals.
+class Right(TextChoices):
+    ERASURE = "erasure", _("Erasure")
+    RESTRICTION = "restriction", _("Restriction")
+    LIFT_RESTRICTION = "lift_restriction", _("Lifting a restriction")
+    OBJECTION = "objection", _("Objection")
+
+
+_hooks: dict[str, list[Callable[..., Any]]] = {}
+
+
+def on_right(right: Right, handler: Callable[..., Any]) -> None:
+    """Run `handler(person=..., actor=..., **details)` when `right` is exercised for a person;
+    for an erasure, before the person's rows are removed."""
+    if handler not in _hooks.setdefault(right, []):
+        _hooks[right].append(handler)
+
+
+def exercise_right(right: Right, *, person, actor=None, **details) -> None:
+    for handler in _hooks.get(right, []):
+        handler(person=person, actor=actor, **details)
 
 
 # --- Completeness --------------------------------------------------------------------------------

@@ -62,7 +62,8 @@ _NEWSLETTERS_RUN = (
 
 ROLE_PERMISSIONS: dict[Role, set[str]] = {
     Role.MARKETING: _CONTACT_EDIT | _NEWSLETTERS_RUN,
-    Role.BOX_OFFICE: _CONTACT_EDIT | {"customers.view_health_data"},
+    Role.BOX_OFFICE: _CONTACT_EDIT
+    | {"customers.view_health_data", "privacy_requests.register_request"},
     Role.FINANCE: {
         "customers.view_customer",
         "customers.reveal_identifiers",
@@ -76,6 +77,11 @@ ROLE_PERMISSIONS: dict[Role, set[str]] = {
         "customers.restrict_processing",
         "concerthouse.view_auditentry",
         "newsletters.view_suppression",
+        "privacy_requests.handle_request",
+        "privacy_requests.register_request",
+        "privacy_requests.view_processor",
+        "privacy_requests.add_processor",
+        "privacy_requests.change_processor",
     }
     | _CONSENT_VIEW
     | _NEWSLETTERS_VIEW,

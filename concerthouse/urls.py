@@ -9,6 +9,8 @@ from . import views
 urlpatterns = [
     path("health/", views.health, name="health"),
     path("admin/", admin.site.urls),
+    # The DPO's dashboard (and the register of requests taken by phone): staff pages, not public.
+    path("dpo/", include("privacy_requests.dashboard_urls")),
     # An image in an email has no language; outside the prefix it needs no redirect.
     path("o/<str:token>.gif", newsletter_views.open_pixel, name="newsletter_open"),
 ]
@@ -18,4 +20,5 @@ urlpatterns = [
 urlpatterns += i18n_patterns(
     path("", views.home, name="home"),
     path("", include("newsletters.urls")),
+    path("", include("privacy_requests.urls")),
 )

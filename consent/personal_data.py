@@ -7,10 +7,13 @@ from concerthouse.personal_data_map import (
     Erasure,
     LegalBasis,
     Retention,
+    Right,
+    on_right,
     register,
 )
 
-from .models import Consent, ConsentEvent
+from .models import Channel, Consent, ConsentEvent
+from .services import consents_withdraw_marketing
 
 
 def _of(people) -> Q:
@@ -36,6 +39,14 @@ register(
             "evidence": Category.CONSENT_EVIDENCE,
         },
         purpose=_("Proving which consents you gave or withdrew, when, and on which wording"),
+        # The wording itself, so that the access report can show what the person agreed to.
+        export_related=(
+            "purpose__code",
+            "notice__language",
+            "notice__version",
+            "notice__label",
+            "notice__text",
+        ),
         legal_basis=LegalBasis.LEGAL_OBLIGATION,
         owned_by=_of,
         erasure=Erasure.DELETE,
@@ -54,6 +65,7 @@ register(
             "confirmed_at": Category.CONSENT_EVIDENCE,
         },
         purpose=_("Sending you only what you asked for, and nothing after you withdraw"),
+        export_related=("purpose__code",),
         legal_basis=LegalBasis.CONSENT,
         owned_by=_of,
         erasure=Erasure.DELETE,
@@ -61,3 +73,11 @@ register(
         provided_by_person=frozenset({"purpose", "state", "confirmed_at"}),
     )
 )
+
+
+def _withdraw_marketing(*, person, actor, **details):
+    # Art. 21(3): after an objection no marketing at all, so no consent to it may stand either.
+    consents_withdraw_marketing(customer=person, channel=Channel.PRIVACY_REQUEST, actor=actor)
+
+
+on_right(Right.OBJECTION, _withdraw_marketing)

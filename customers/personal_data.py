@@ -9,9 +9,12 @@ from concerthouse.personal_data_map import (
     Erasure,
     LegalBasis,
     Retention,
+    Right,
+    on_right,
     register,
 )
 
+from . import services
 from .models import Customer
 
 
@@ -69,6 +72,10 @@ register(
             ),
             expired=_customer_expired,
         ),
+        rectifiable=services.CONTACT_FIELDS,
+        rectify=lambda customer, changes, actor: services.customer_update(
+            customer=customer, actor=actor, **changes
+        ),
         provided_by_person=frozenset(
             {
                 "email",
@@ -86,3 +93,22 @@ register(
         ),
     )
 )
+
+
+def _restrict(*, person, actor, ground, **details):
+    services.customer_restrict(customer=person, actor=actor, ground=ground)
+
+
+def _lift_restriction(*, person, actor, **details):
+    services.customer_lift_restriction(customer=person, actor=actor)
+
+
+def _object(*, person, actor, **details):
+    services.customer_object_to_marketing(
+        customer=person, actor=actor, channel=Customer.ObjectionChannel.PRIVACY_REQUEST
+    )
+
+
+on_right(Right.RESTRICTION, _restrict)
+on_right(Right.LIFT_RESTRICTION, _lift_restriction)
+on_right(Right.OBJECTION, _object)

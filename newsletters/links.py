@@ -5,40 +5,16 @@ email address. Confirmation and preference links expire; unsubscribe links do no
 withdrawing must stay as easy as giving (Art. 7(3)), from however old an email.
 """
 
-from django.conf import settings
-from django.core import signing
 from django.urls import reverse
-from django.utils import translation
+
+from concerthouse.signed_links import InvalidLink, absolute, make, read, url
+
+__all__ = ["InvalidLink", "read"]
 
 CONFIRM = "newsletters.confirm"
 PREFERENCES = "newsletters.preferences"
 UNSUBSCRIBE = "newsletters.unsubscribe"
 OPEN = "newsletters.open"
-
-
-class InvalidLink(Exception):
-    """Tampered with, expired, or pointing at something that no longer exists."""
-
-
-def absolute(path: str) -> str:
-    return settings.HOUSE_SITE_URL.rstrip("/") + path
-
-
-def make(value, *, salt: str) -> str:
-    return signing.dumps(value, salt=salt)
-
-
-def read(token: str, *, salt: str, max_age_days: int | None = None):
-    max_age = None if max_age_days is None else max_age_days * 24 * 60 * 60
-    try:
-        return signing.loads(token, salt=salt, max_age=max_age)
-    except signing.BadSignature as error:  # includes SignatureExpired
-        raise InvalidLink from error
-
-
-def url(name: str, token: str, *, language: str) -> str:
-    with translation.override(language):
-        return absolute(reverse(name, kwargs={"token": token}))
 
 
 def confirmation_url(signup) -> str:

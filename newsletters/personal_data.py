@@ -9,6 +9,8 @@ from concerthouse.personal_data_map import (
     Erasure,
     LegalBasis,
     Retention,
+    Right,
+    on_right,
     register,
 )
 
@@ -65,6 +67,7 @@ register(
             "first_opened_at": Category.BEHAVIOURAL,
             "open_count": Category.BEHAVIOURAL,
         },
+        export_related=("campaign__name",),
         purpose=_(
             "Sending newsletters only once to each person and, if you allowed it, counting the "
             "date and number of times you opened them"
@@ -83,6 +86,8 @@ register(
     Declaration(
         model=AudienceExportMember,
         fields={"export": Category.BEHAVIOURAL},
+        export_related=("export__recipient", "export__created_at"),
+        disclosures=lambda rows: rows.values_list("export__recipient", "export__created_at"),
         purpose=_(
             "Showing our advertisements to you on ad platforms (Meta, Google), only with your "
             "consent: we hand over one-way hashes of your email address and phone number"
@@ -123,3 +128,17 @@ register(
         ),
     )
 )
+
+
+def _suppress(reason):
+    def handler(*, person, **details):
+        from .services import suppression_add
+
+        suppression_add(email=person.email, reason=reason)
+
+    return handler
+
+
+# An erased or objecting person's address must never be mailed or re-imported (Art. 17, 21(3)).
+on_right(Right.ERASURE, _suppress(Suppression.Reason.ERASED))
+on_right(Right.OBJECTION, _suppress(Suppression.Reason.OBJECTED))

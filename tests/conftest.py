@@ -69,6 +69,23 @@ class CollectingHandler:
         return "250 Message accepted"
 
 
+@pytest.fixture(autouse=True)
+def private_files(settings, tmp_path):
+    """Access packages go to a directory of the test's own."""
+    settings.PRIVATE_MEDIA_ROOT = tmp_path / "private"
+    return settings.PRIVATE_MEDIA_ROOT
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    """Rate limits count in the cache: every test starts with none used."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 @pytest.fixture
 def marketing(db):
     return make_staff("marketing", Role.MARKETING)

@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "customers",
     "consent",
     "newsletters",
+    "privacy_requests",
     # Last, so that its post_migrate role sync runs after every app's permissions exist.
     "concerthouse",
 ]
@@ -167,8 +168,21 @@ NEWSLETTER_SENDERS = env.int("NEWSLETTER_SENDERS", default=2)
 # Ad platforms match a list only above a size; below it, a list would single people out.
 AUDIENCE_EXPORT_MINIMUM = env.int("AUDIENCE_EXPORT_MINIMUM", default=100)
 
+# --- Privacy requests -------------------------------------------------------------------------------
+PRIVACY_VERIFICATION_DAYS = env.int("PRIVACY_VERIFICATION_DAYS", default=7)
+PRIVACY_PACKAGE_LINK_DAYS = env.int("PRIVACY_PACKAGE_LINK_DAYS", default=14)
+# Access and portability packages are deleted this long after they are made.
+PRIVACY_PACKAGE_DAYS = env.int("PRIVACY_PACKAGE_DAYS", default=30)
+PRIVACY_REQUESTS_PER_ADDRESS_PER_DAY = env.int("PRIVACY_REQUESTS_PER_ADDRESS_PER_DAY", default=3)
+PRIVACY_REQUESTS_PER_CLIENT_PER_HOUR = env.int("PRIVACY_REQUESTS_PER_CLIENT_PER_HOUR", default=10)
+# Files that must never be served as static or media: the access packages.
+PRIVATE_MEDIA_ROOT = env.path("PRIVATE_MEDIA_ROOT", default=BASE_DIR / "private")
+
 # --- Retention (DESIGN.md, Retention defaults; per house through the environment) ------------------
 RETENTION_LEAD_YEARS = env.int("RETENTION_LEAD_YEARS", default=3)
 RETENTION_ENDED_CUSTOMER_MONTHS = env.int("RETENTION_ENDED_CUSTOMER_MONTHS", default=13)
 RETENTION_UNCONFIRMED_SIGNUP_DAYS = env.int("RETENTION_UNCONFIRMED_SIGNUP_DAYS", default=30)
 RETENTION_DELIVERY_LOG_MONTHS = env.int("RETENTION_DELIVERY_LOG_MONTHS", default=24)
+RETENTION_UNVERIFIED_REQUEST_DAYS = env.int("RETENTION_UNVERIFIED_REQUEST_DAYS", default=30)
+# Answered requests are kept to show how the house met its duties (Art. 5(2)).
+RETENTION_CLOSED_REQUEST_YEARS = env.int("RETENTION_CLOSED_REQUEST_YEARS", default=3)

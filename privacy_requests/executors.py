@@ -1,0 +1,242 @@
+"""What each right does to a person's data, driven by the personal-data map alone.
+
+Every function here works per declaration with set-based queries, so the number of queries grows
+with the number of declared models, never with the number of a person's rows.
+"""
+
+import csv
+import io
+import json
+import zipfile
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+from django.apps import apps
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+
+from concerthouse.models import AuditEntry
+from concerthouse.personal_data_map import (
+    PERSON_MODEL,
+    Category,
+    Erasure,
+    LegalBasis,
+    Right,
+    declarations,
+    exercise_right,
+    export_person,
+)
+
+from .authority import supervisory_authority
+from .models import AccessPackage, Processor
+
+
+def person_model():
+    return apps.get_model(PERSON_MODEL)
+
+
+def find_person(email: str):
+    """The person in the register with this address, or None."""
+    return person_model().objects.with_email(email).first()
+
+
+def _people(person):
+    return type(person)._default_manager.filter(pk=person.pk)
+
+
+# --- Who holds the person's data -----------------------------------------------------------------
+def categories_held(person) -> set[str]:
+    """The categories of data the register holds about the person: one EXISTS per declaration."""
+    people = _people(person)
+    held = set()
+    for declaration in declarations():
+        if declaration.rows_of(people).exists():
+            held.update(declaration.fields.values())
+    return held
+
+
+def disclosures_of(person) -> list[tuple[str, object]]:
+    people = _people(person)
+    found = []
+    for declaration in declarations():
+        if declaration.disclosures is not None:
+            found += list(declaration.disclosures(declaration.rows_of(people)))
+    return found
+
+
+def recipients_of(person) -> list[Processor]:
+    """Art. 15(1)(c) and 19: the register's processors and recipients that hold this person's data,
+    by the categories they process, and those the person's data was disclosed to."""
+    categories = categories_held(person)
+    codes = {code for code, _when in disclosures_of(person)}
+    register = Processor.objects.filter(is_active=True)
+    return [
+        processor
+        for processor in register
+        if set(processor.data_categories) & categories
+        or (processor.recipient_code and processor.recipient_code in codes)
+    ]
+
+
+# --- Access (Art. 15) and portability (Art. 20) --------------------------------------------------
+def _staff_access(person) -> list[dict]:
+    """When staff looked at or changed the person's data, and for what purpose; never who."""
+    entries = AuditEntry.objects.filter(
+        target_type=PERSON_MODEL, target_id=person.public_id, actor__isnull=False
+    ).order_by("at")
+    return [
+        {"at": at, "purpose": purpose, "action": action}
+        for at, purpose, action in entries.values_list("at", "purpose", "action")
+    ]
+
+
+def access_report(request, person) -> str:
+    """The readable report of Art. 15(1)(a)-(h), in the person's language."""
+    data = export_person(person) if person is not None else {}
+    held = [d for d in declarations() if data.get(d.label)]
+    profile = (data.get(PERSON_MODEL) or [{}])[0]
+    with translation.override(request.language):
+        return render_to_string(
+            "privacy_requests/access_report.html",
+            {
+                "request": request,
+                "house_name": settings.HOUSE_NAME,
+                "organisation_number": settings.HOUSE_ORGANISATION_NUMBER,
+                "contact": settings.HOUSE_CONTACT_EMAIL,
+                "held": [
+                    {
+                        "purpose": d.purpose,
+                        "legal_basis": LegalBasis(d.legal_basis).label,
+                        "categories": sorted({Category(c).label for c in d.fields.values()}),
+                        "retention": d.retention.description,
+                        "rows": len(data[d.label]),
+                    }
+                    for d in held
+                ],
+                "recipients": recipients_of(person) if person is not None else [],
+                "disclosures": disclosures_of(person) if person is not None else [],
+                "consents": data.get("consent.consentevent", []),
+                "staff_access": _staff_access(person) if person is not None else [],
+                "source": profile.get("source"),
+                "source_detail": profile.get("source_detail"),
+                "authority": supervisory_authority(),
+            },
+        )
+
+
+def _write_package(request, files: dict[str, str]) -> AccessPackage:
+    directory = Path(settings.PRIVATE_MEDIA_ROOT) / "packages"
+    directory.mkdir(parents=True, exist_ok=True)
+    package = AccessPackage(
+        request=request,
+        expires_at=timezone.now() + timedelta(days=settings.PRIVACY_PACKAGE_DAYS),
+    )
+    package.file_name = f"{package.public_id}.zip"
+    with zipfile.ZipFile(directory / package.file_name, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, content in files.items():
+            archive.writestr(name, content)
+    package.save()
+    return package
+
+
+def package_path(package: AccessPackage) -> Path:
+    return Path(settings.PRIVATE_MEDIA_ROOT) / "packages" / package.file_name
+
+
+def build_access_package(request, person) -> AccessPackage:
+    """data.json (every row the map finds, as stored) and report.html, zipped."""
+    data = export_person(person) if person is not None else {}
+    return _write_package(
+        request,
+        {
+            "data.json": json.dumps(data, cls=DjangoJSONEncoder, indent=2, ensure_ascii=False),
+            "report.html": access_report(request, person),
+        },
+    )
+
+
+# Art. 20 covers data processed on consent or on a contract, and only what the person provided.
+PORTABLE_BASES = {LegalBasis.CONSENT, LegalBasis.CONTRACT, LegalBasis.EXPLICIT_CONSENT}
+
+
+def portable_data(person) -> dict[str, list[dict]]:
+    people = _people(person)
+    result = {}
+    for declaration in declarations():
+        fields = sorted(declaration.provided_by_person)
+        if not fields or declaration.legal_basis not in PORTABLE_BASES:
+            continue
+        rows = declaration.rows_of(people).order_by("pk").values(*fields)
+        result[declaration.label] = [dict(row) for row in rows]
+    return result
+
+
+def build_portability_package(request, person) -> AccessPackage:
+    data = portable_data(person) if person is not None else {}
+    files = {"data.json": json.dumps(data, cls=DjangoJSONEncoder, indent=2, ensure_ascii=False)}
+    for label, rows in data.items():
+        if rows:
+            out = io.StringIO()
+            writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+            files[f"{label}.csv"] = out.getvalue()
+    return _write_package(request, files)
+
+
+# --- Erasure (Art. 17) ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class HeldRows:
+    """Rows a statute obliges the house to keep: told to the person with the statute and date."""
+
+    label: str
+    statute: str
+    held_until: date
+    count: int
+
+
+def erase_person(person, *, actor=None, spare=None) -> list[HeldRows]:
+    """Delete or anonymise every mapped row of the person; keep rows under a legal hold and say
+    which. `spare` is a row the erasure must not touch (the request being executed, whose contact
+    details are still needed to send the answer).
+
+    The person's own row goes last, after every row that points at it has been dealt with, and
+    the registered erasure hooks (the suppression list) run first, while the address is known.
+    """
+    exercise_right(Right.ERASURE, person=person, actor=actor)
+    people = _people(person)
+    today = timezone.localdate()
+    held: list[HeldRows] = []
+    ordered = sorted(declarations(), key=lambda d: d.label == PERSON_MODEL)
+    for declaration in ordered:
+        rows = declaration.rows_of(people)
+        if spare is not None and declaration.model is type(spare):
+            rows = rows.exclude(pk=spare.pk)
+        if declaration.erasure == Erasure.DELETE:
+            rows.delete()
+        elif declaration.erasure == Erasure.ANONYMISE:
+            values = {
+                name: value() if callable(value) else value
+                for name, value in declaration.anonymise.items()
+            }
+            rows.update(**values)
+        elif declaration.erasure == Erasure.HOLD:
+            hold = declaration.legal_hold
+            keep, expired = [], []
+            for row in rows:
+                (keep if hold.held_until(row) >= today else expired).append(row)
+            declaration.model._default_manager.filter(pk__in=[r.pk for r in expired]).delete()
+            if keep:
+                held.append(
+                    HeldRows(
+                        label=str(declaration.model._meta.verbose_name_plural),
+                        statute=str(hold.statute),
+                        held_until=max(hold.held_until(row) for row in keep),
+                        count=len(keep),
+                    )
+                )
+        # Erasure.KEEP (the suppression list): kept on purpose, as a keyed hash.
+    return held

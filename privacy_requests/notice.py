@@ -1,0 +1,38 @@
+"""The privacy notice (Art. 13, 14) and the record of processing (Art. 30), generated from the
+personal-data map, the processor register and the house's settings, so that they cannot drift
+from what the code does."""
+
+from django.conf import settings
+
+from concerthouse.personal_data_map import Category, LegalBasis, declarations
+
+from .authority import supervisory_authority
+from .models import Processor
+
+
+def processing_activities() -> list[dict]:
+    return [
+        {
+            "label": declaration.label,
+            "name": declaration.model._meta.verbose_name_plural,
+            "purpose": declaration.purpose,
+            "legal_basis": LegalBasis(declaration.legal_basis).label,
+            "categories": sorted({Category(c).label for c in declaration.fields.values()}),
+            "fields": list(declaration.fields),
+            "retention": declaration.retention.description,
+            "erasure": declaration.erasure.label,
+            "legal_hold": declaration.legal_hold.statute if declaration.legal_hold else "",
+        }
+        for declaration in declarations()
+    ]
+
+
+def notice_context() -> dict:
+    return {
+        "house_name": settings.HOUSE_NAME,
+        "organisation_number": settings.HOUSE_ORGANISATION_NUMBER,
+        "contact": settings.HOUSE_CONTACT_EMAIL,
+        "authority": supervisory_authority(),
+        "activities": processing_activities(),
+        "processors": Processor.objects.filter(is_active=True),
+    }

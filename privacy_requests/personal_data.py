@@ -1,0 +1,87 @@
+from dateutil.relativedelta import relativedelta
+from django.conf import settings
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from concerthouse.personal_data_map import (
+    Category,
+    Declaration,
+    Erasure,
+    LegalBasis,
+    Retention,
+    exempt,
+    register,
+)
+
+from .models import PrivacyRequest
+
+
+def _requests_of(people) -> Q:
+    return Q(customer__in=people.values("pk")) | Q(email__in=people.values("email"))
+
+
+def _expired(now) -> Q:
+    unverified = now - relativedelta(days=settings.RETENTION_UNVERIFIED_REQUEST_DAYS)
+    closed = now - relativedelta(years=settings.RETENTION_CLOSED_REQUEST_YEARS)
+    return Q(state=PrivacyRequest.State.UNVERIFIED, created_at__lt=unverified) | Q(
+        closed_at__lt=closed
+    )
+
+
+register(
+    Declaration(
+        model=PrivacyRequest,
+        fields={
+            "email": Category.CONTACT,
+            "name": Category.CONTACT,
+            "kind": Category.BEHAVIOURAL,
+            "details": Category.BEHAVIOURAL,
+            "wrong_data": Category.CONTACT,
+            "correct_data": Category.CONTACT,
+            "created_at": Category.BEHAVIOURAL,
+            "received_at": Category.BEHAVIOURAL,
+            "closed_at": Category.BEHAVIOURAL,
+            "state": Category.BEHAVIOURAL,
+        },
+        purpose=_("Answering your requests about your personal data, and showing that we did"),
+        legal_basis=LegalBasis.LEGAL_OBLIGATION,
+        owned_by=_requests_of,
+        # The record that a request was answered stays; who made it does not.
+        erasure=Erasure.ANONYMISE,
+        anonymise={
+            "email": "",
+            "name": "",
+            "details": "",
+            "wrong_data": "",
+            "correct_data": "",
+            "identity_check": "",
+        },
+        retention=Retention(
+            _(
+                "A request that was never confirmed from its email is deleted after 30 days; an "
+                "answered one is kept for three years to show how we answered it."
+            ),
+            expired=_expired,
+        ),
+    )
+)
+
+exempt(
+    "privacy_requests.requestevent",
+    reason="The timeline of a request: what was done and by which member of staff, never the "
+    "person's data; it reaches the person only through the request, which is declared.",
+)
+exempt(
+    "privacy_requests.recipientnotice",
+    reason="Which recipient was told of a correction or erasure, and when; no personal data.",
+)
+exempt(
+    "privacy_requests.accesspackage",
+    reason="A copy, for the person, of data declared elsewhere; the file is deleted 30 days "
+    "after it is made.",
+)
+exempt(
+    "privacy_requests.processor",
+    reason="The register of processors and recipients: businesses, and the role address each "
+    "gives for privacy matters, not members of the audience.",
+)

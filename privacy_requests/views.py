@@ -1,0 +1,98 @@
+"""Public pages: the privacy-request form, its verification, the download, the privacy notice."""
+
+from django.conf import settings
+from django.http import FileResponse, Http404
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import get_language
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods
+
+from concerthouse import ratelimit, signed_links
+
+from . import emails, executors, notice, services
+from .forms import PrivacyRequestForm
+from .models import AccessPackage, PrivacyRequest
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def request_form(request):
+    form = PrivacyRequestForm(request.POST or None)
+    if request.method == "POST":
+        if not ratelimit.allow(
+            "privacy-request-client",
+            ratelimit.client_key(request),
+            limit=settings.PRIVACY_REQUESTS_PER_CLIENT_PER_HOUR,
+            window_seconds=3600,
+        ):
+            return render(request, "privacy_requests/too_many.html", status=429)
+        if form.is_valid():
+            data = form.cleaned_data
+            # Over the per-address limit nothing is stored or sent, and the page says the same
+            # as always: the limit must not tell anyone whether the address is known.
+            if ratelimit.allow(
+                "privacy-request-address",
+                data["email"].lower(),
+                limit=settings.PRIVACY_REQUESTS_PER_ADDRESS_PER_DAY,
+                window_seconds=24 * 3600,
+            ):
+                services.privacy_request_submit(
+                    kind=data["kind"],
+                    email=data["email"],
+                    name=data["name"],
+                    language=get_language(),
+                    details=data["details"],
+                    wrong_data=data["wrong_data"],
+                    correct_data=data["correct_data"],
+                )
+            return redirect("privacy_requests:sent")
+    return render(request, "privacy_requests/request_form.html", {"form": form})
+
+
+@require_GET
+def request_sent(request):
+    return render(request, "privacy_requests/request_sent.html")
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def verify(request, token):
+    """GET shows a button; the POST verifies, so a mail scanner following links cannot."""
+    try:
+        public_id = signed_links.read(
+            token,
+            salt=emails.VERIFY,
+            max_age_days=settings.PRIVACY_VERIFICATION_DAYS,
+        )
+        privacy_request = PrivacyRequest.objects.get(public_id=public_id)
+    except (signed_links.InvalidLink, PrivacyRequest.DoesNotExist, ValueError):
+        return render(request, "privacy_requests/link_invalid.html", status=400)
+    if request.method == "POST":
+        privacy_request = services.privacy_request_verify(request=privacy_request)
+    # The same page for a known and an unknown address: nothing about the person is shown.
+    return render(request, "privacy_requests/verify.html", {"privacy_request": privacy_request})
+
+
+@never_cache
+@require_GET
+def download(request, token):
+    try:
+        public_id = signed_links.read(
+            token, salt=emails.PACKAGE, max_age_days=settings.PRIVACY_PACKAGE_LINK_DAYS
+        )
+        package = AccessPackage.objects.get(public_id=public_id, expires_at__gt=timezone.now())
+    except (signed_links.InvalidLink, AccessPackage.DoesNotExist, ValueError):
+        return render(request, "privacy_requests/link_invalid.html", status=400)
+    path = executors.package_path(package)
+    if not path.exists():
+        raise Http404
+    AccessPackage.objects.filter(pk=package.pk, downloaded_at__isnull=True).update(
+        downloaded_at=timezone.now()
+    )
+    return FileResponse(path.open("rb"), as_attachment=True, filename="my-data.zip")
+
+
+@require_GET
+def privacy_notice(request):
+    return render(request, "privacy_requests/privacy_notice.html", notice.notice_context())
