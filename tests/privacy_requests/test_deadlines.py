@@ -35,7 +35,9 @@ def test_the_deadline_is_one_month_on_moved_to_a_working_day(received, country, 
 
 def test_an_extension_adds_two_months_counted_from_receipt():
     assert extended_due_date(date(2027, 1, 31), country="SE") == date(2027, 4, 30)
-    assert extended_due_date(date(2026, 11, 30), country="NO") == date(2027, 3, 1)  # Sunday 28 February
+    assert extended_due_date(date(2026, 11, 30), country="NO") == date(
+        2027, 3, 1
+    )  # Sunday 28 February
 
 
 def test_the_house_country_is_the_default(settings):
