@@ -77,6 +77,17 @@ def private_files(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def source_language():
+    """A request through the test client leaves its language active in the thread; every test
+    starts from the source language instead of the last page's."""
+    from django.utils import translation
+
+    translation.activate("en")
+    yield
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def empty_cache():
     """Rate limits count in the cache: every test starts with none used."""
     from django.core.cache import cache
