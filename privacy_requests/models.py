@@ -125,6 +125,7 @@ class PrivacyRequest(models.Model):
         verbose_name=_("assigned to"),
     )
     created_at = models.DateTimeField(_("submitted"), default=timezone.now)
+    verification_sent_at = models.DateTimeField(_("verification sent"), null=True, blank=True)
     # Art. 12(3): the month runs from receipt, which for the web form is the verified email.
     received_at = models.DateTimeField(_("received"), null=True, blank=True)
     due_on = models.DateField(_("due"), null=True, blank=True)

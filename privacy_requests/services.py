@@ -4,6 +4,9 @@ Every action writes the request's timeline and the audit log. Actions of staff c
 permission here, so that the dashboard, the admin and any script obey the same rules.
 """
 
+from datetime import timedelta
+
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -13,8 +16,8 @@ from concerthouse.audit import audit_record
 from concerthouse.personal_data_map import Right, declaration_for, exercise_right
 from concerthouse.queue import enqueue_on_commit
 
-from . import deadlines, executors
-from .models import PrivacyRequest, RecipientNotice, RequestEvent
+from . import deadlines, emails, executors
+from .models import AccessPackage, PrivacyRequest, RecipientNotice, RequestEvent
 
 HANDLE = "privacy_requests.handle_request"
 REGISTER = "privacy_requests.register_request"
@@ -85,6 +88,33 @@ def privacy_request_submit(
 
     enqueue_on_commit(send_verification_task, request.pk)
     return request
+
+
+def privacy_request_send_verification(*, request_id: int) -> bool:
+    """Send the verification link a new request owes; False when it owes none (a task run twice).
+    The claim is committed before the SMTP call and released if sending fails."""
+    with transaction.atomic():
+        request = (
+            PrivacyRequest.objects.select_for_update()
+            .filter(
+                pk=request_id,
+                state=PrivacyRequest.State.UNVERIFIED,
+                verification_sent_at__isnull=True,
+            )
+            .first()
+        )
+        if request is None:
+            return False
+        claimed_at = timezone.now()
+        PrivacyRequest.objects.filter(pk=request.pk).update(verification_sent_at=claimed_at)
+    try:
+        emails.verification(request).send()
+    except Exception:
+        PrivacyRequest.objects.filter(pk=request.pk, verification_sent_at=claimed_at).update(
+            verification_sent_at=None
+        )
+        raise
+    return True
 
 
 @transaction.atomic
@@ -344,3 +374,45 @@ def privacy_request_redact_if_answered(*, request_id: int) -> bool:
         )
         _event(request, "contact_redacted")
     return True
+
+
+# --- Sweeps ---------------------------------------------------------------------------------------
+# A minute's grace leaves work that was just queued to its own task.
+SWEEP_GRACE = timedelta(minutes=1)
+
+
+def privacy_requests_owed() -> dict[str, list]:
+    """What the database says is owed and not yet sent."""
+    now = timezone.now()
+    verifications = PrivacyRequest.objects.filter(
+        state=PrivacyRequest.State.UNVERIFIED,
+        verification_sent_at__isnull=True,
+        created_at__lt=now - SWEEP_GRACE,
+        created_at__gt=now - timedelta(days=settings.PRIVACY_VERIFICATION_DAYS),
+    ).values_list("pk", flat=True)
+    answers = PrivacyRequest.objects.filter(
+        state__in=[PrivacyRequest.State.COMPLETED, PrivacyRequest.State.REJECTED],
+        closing_notice_sent_at__isnull=True,
+        closed_at__lt=now - SWEEP_GRACE,
+    ).values_list("pk", "state")
+    notices = RecipientNotice.objects.filter(
+        sent_at__isnull=True, created_at__lt=now - SWEEP_GRACE
+    ).values_list("pk", flat=True)
+    which = {
+        PrivacyRequest.State.COMPLETED: "completed",
+        PrivacyRequest.State.REJECTED: "rejection",
+    }
+    return {
+        "verifications": list(verifications),
+        "answers": [(pk, which[state]) for pk, state in answers],
+        "recipient_notices": list(notices),
+    }
+
+
+def packages_delete_expired() -> int:
+    """Delete the files and rows of packages past their time; returns how many."""
+    expired = list(AccessPackage.objects.filter(expires_at__lt=timezone.now()))
+    for package in expired:
+        executors.package_path(package).unlink(missing_ok=True)
+    AccessPackage.objects.filter(pk__in=[p.pk for p in expired]).delete()
+    return len(expired)

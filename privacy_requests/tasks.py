@@ -9,12 +9,8 @@ from .models import PrivacyRequest, RecipientNotice
 
 
 @shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=30, max_retries=5)
-def send_verification_task(request_id: int) -> None:
-    request = PrivacyRequest.objects.filter(
-        pk=request_id, state=PrivacyRequest.State.UNVERIFIED
-    ).first()
-    if request is not None:
-        emails.verification(request).send()
+def send_verification_task(request_id: int) -> bool:
+    return services.privacy_request_send_verification(request_id=request_id)
 
 
 @shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=30, max_retries=5)
@@ -25,7 +21,11 @@ def notify_dpo_task(request_id: int) -> None:
 
 
 # Which notices the request records as sent, so that what depends on them can go ahead.
-_SENT_FIELD = {"completed": "closing_notice_sent_at", "lift": "lift_notice_sent_at"}
+_SENT_FIELD = {
+    "completed": "closing_notice_sent_at",
+    "rejection": "closing_notice_sent_at",
+    "lift": "lift_notice_sent_at",
+}
 
 
 @shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=30, max_retries=5)
@@ -55,3 +55,23 @@ def send_recipient_notice_task(notice_id: int) -> None:
         notice.sent_at = timezone.now()
         notice.save(update_fields=["sent_at"])
     services.privacy_request_redact_if_answered(request_id=notice.request_id)
+
+
+@shared_task(acks_late=True)
+def sweep_task() -> dict[str, int]:
+    """Beat: finish what a lost task or a broker outage left undone, from the database's own
+    record of what is owed: verification links, answers and Art. 19 notices never sent."""
+    owed = services.privacy_requests_owed()
+    for request_id in owed["verifications"]:
+        send_verification_task.delay(request_id)
+    for request_id, which in owed["answers"]:
+        send_notice_task.delay(request_id, which)
+    for notice_id in owed["recipient_notices"]:
+        send_recipient_notice_task.delay(notice_id)
+    return {name: len(ids) for name, ids in owed.items()}
+
+
+@shared_task(acks_late=True)
+def delete_expired_packages_task() -> int:
+    """Beat, daily: access and portability packages are deleted 30 days after they were made."""
+    return services.packages_delete_expired()

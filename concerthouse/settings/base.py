@@ -137,6 +137,15 @@ CELERY_BEAT_SCHEDULE = {
         "task": "newsletters.tasks.send_due_campaigns_task",
         "schedule": 60.0,
     },
+    "privacy-requests-sweep": {
+        # Verification links, answers and Art. 19 notices that a lost task never sent.
+        "task": "privacy_requests.tasks.sweep_task",
+        "schedule": 5 * 60.0,
+    },
+    "privacy-requests-delete-expired-packages": {
+        "task": "privacy_requests.tasks.delete_expired_packages_task",
+        "schedule": crontab(hour=2, minute=15),
+    },
     "newsletters-send-owed-confirmations": {
         # Confirmation emails that a broker outage or a lost task never sent.
         "task": "newsletters.tasks.send_owed_confirmations_task",

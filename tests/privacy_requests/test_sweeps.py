@@ -1,0 +1,102 @@
+"""Lost tasks and a broker that is down: the sweeps finish from what the database says is owed."""
+
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.test import Client
+from django.utils import timezone
+
+from concerthouse.celery import app as celery_app
+from privacy_requests import executors, services
+from privacy_requests.models import AccessPackage, PrivacyRequest, RecipientNotice
+from privacy_requests.tasks import delete_expired_packages_task, send_verification_task, sweep_task
+from tests.factories import CustomerFactory, subscribe
+
+from .conftest import committed, execute
+
+
+def age(queryset, **fields):
+    """Move timestamps back past the sweep's minute of grace."""
+    past = timezone.now() - timedelta(minutes=2)
+    queryset.update(**{name: past for name in fields})
+
+
+@pytest.fixture
+def broker_down(monkeypatch):
+    monkeypatch.setattr(celery_app.conf, "task_always_eager", False)
+    for name in ("broker_url", "broker_write_url"):
+        monkeypatch.setattr(celery_app.conf, name, "redis://127.0.0.1:1/0")
+    monkeypatch.setattr(celery_app.conf, "task_publish_retry", False)
+    monkeypatch.setattr(celery_app, "_pool", None)
+    monkeypatch.setattr(celery_app.amqp, "_producer_pool", None)
+
+    def restore():
+        monkeypatch.setattr(celery_app.conf, "task_always_eager", True)
+
+    return restore
+
+
+@pytest.mark.django_db
+def test_with_the_broker_down_a_request_is_kept_and_the_sweep_sends_its_link(broker_down):
+    with committed():
+        response = Client().post(
+            "/sv/privacy/request/", {"kind": "access", "email": "ase@example.no"}
+        )
+    assert response.status_code == 302
+    request = PrivacyRequest.objects.get()
+    assert request.verification_sent_at is None and mail.outbox == []
+    broker_down()  # the broker is back
+    assert sweep_task()["verifications"] == 0  # the minute of grace
+    age(PrivacyRequest.objects, created_at=True)
+    assert sweep_task()["verifications"] == 1
+    assert sweep_task()["verifications"] == 0
+    assert len(mail.outbox) == 1 and "/sv/privacy/verify/" in mail.outbox[0].body
+
+
+@pytest.mark.django_db
+def test_the_verification_task_run_twice_sends_once():
+    with committed():
+        request = services.privacy_request_submit(
+            kind="access", email="a@example.se", language="en"
+        )
+    assert send_verification_task(request.pk) is False
+    PrivacyRequest.objects.update(verification_sent_at=None)
+    assert send_verification_task(request.pk) is True
+    assert send_verification_task(request.pk) is False
+    assert len(mail.outbox) == 2
+
+
+@pytest.mark.django_db
+def test_a_lost_answer_and_lost_art_19_notices_are_sent_by_the_sweep(
+    open_request, dpo, processors, news
+):
+    subscribe(CustomerFactory(email="ase@example.no"), "news")
+    request = open_request("erasure", "ase@example.no")
+    # The executor's on-commit tasks are lost: inside the test's transaction they never run.
+    services.privacy_request_execute(request=request, actor=dpo)
+    request.refresh_from_db()
+    assert request.closing_notice_sent_at is None and request.email == "ase@example.no"
+    mail.outbox.clear()
+    age(PrivacyRequest.objects, closed_at=True)
+    age(RecipientNotice.objects, created_at=True)
+    assert sweep_task() == {"verifications": 0, "answers": 1, "recipient_notices": 1}
+    assert sweep_task() == {"verifications": 0, "answers": 0, "recipient_notices": 0}
+    assert {m.to[0] for m in mail.outbox} == {"ase@example.no", "privacy@mailer.example"}
+    request.refresh_from_db()
+    # With everything told, the request forgets the address.
+    assert request.email == "" and request.contact_redacted_at is not None
+
+
+@pytest.mark.django_db
+def test_packages_are_deleted_after_their_time(open_request, dpo):
+    CustomerFactory(email="a@example.se")
+    execute(open_request("access", "a@example.se"), dpo)
+    execute(open_request("access", "b@example.se"), dpo)
+    old, new = AccessPackage.objects.order_by("id")
+    AccessPackage.objects.filter(pk=old.pk).update(expires_at=timezone.now() - timedelta(1))
+    assert delete_expired_packages_task() == 1
+    assert not executors.package_path(old).exists()
+    assert executors.package_path(new).exists()
+    assert list(AccessPackage.objects.all()) == [new]
+    assert delete_expired_packages_task() == 0
