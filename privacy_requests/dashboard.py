@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import ValidationError
+from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -108,11 +109,20 @@ def detail(request, public_id):
         PrivacyRequest.objects.select_related("customer", "assigned_to", "registered_by"),
         public_id=public_id,
     )
-    handlers = [
-        user
-        for user in get_user_model().objects.filter(is_active=True, is_staff=True)
-        if user.has_perm(services.HANDLE)
-    ]
+    # Who may be assigned: whoever holds the permission, through a group, directly or as superuser.
+    codename = services.HANDLE.split(".", 1)[1]
+    handlers = (
+        get_user_model()
+        .objects.filter(
+            Q(groups__permissions__codename=codename)
+            | Q(user_permissions__codename=codename)
+            | Q(is_superuser=True),
+            is_active=True,
+            is_staff=True,
+        )
+        .distinct()
+        .order_by("username")
+    )
     package = privacy_request.packages.order_by("-created_at").first()
     return render(
         request,

@@ -4,6 +4,7 @@ import pytest
 from django.utils import timezone
 
 from concerthouse.models import AuditEntry
+from privacy_requests import services
 from privacy_requests.models import PrivacyRequest
 from tests.factories import CustomerFactory
 
@@ -142,3 +143,21 @@ def test_the_privacy_notice_is_generated_in_each_language(client, language, head
     assert heading in page
     assert "802000-1234" in page and "Mailer AS" in page
     assert "Integritetsskyddsmyndigheten" in page
+
+
+@pytest.mark.django_db
+def test_a_request_page_costs_the_same_queries_however_many_staff_and_events(
+    client_for, dpo, open_request, django_assert_max_num_queries
+):
+    from tests.factories import make_staff
+
+    for n in range(15):
+        make_staff(f"staff{n}")
+    request = open_request("access", "a@example.se")
+    for _ in range(10):
+        services.privacy_request_assign(request=request, actor=dpo, assignee=dpo)
+    client = client_for(dpo)
+    with django_assert_max_num_queries(20):
+        assert client.get(f"/dpo/requests/{request.public_id}/").status_code == 200
+    with django_assert_max_num_queries(15):
+        assert client.get("/dpo/").status_code == 200
