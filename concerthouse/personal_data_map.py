@@ -134,6 +134,20 @@ def register(declaration: Declaration) -> Declaration:
         raise ValueError(f"{declaration.label} declares fields it does not have: {sorted(unknown)}")
     if declaration.erasure == Erasure.HOLD and declaration.legal_hold is None:
         raise ValueError(f"{declaration.label} is kept under a hold but names no statute")
+    if declaration.erasure == Erasure.HOLD:
+        # Rows the law makes the house keep must outlive the person's own row.
+        cascading = [
+            f.name
+            for f in declaration.model._meta.concrete_fields
+            if f.is_relation
+            and _related_label(f) == PERSON_MODEL
+            and f.remote_field.on_delete is models.CASCADE
+        ]
+        if cascading:
+            raise ValueError(
+                f"{declaration.label} is kept under a hold, but deleting the person would delete "
+                f"it through {cascading}: use on_delete=SET_NULL and keep what the statute needs"
+            )
     _declarations[declaration.label] = declaration
     return declaration
 

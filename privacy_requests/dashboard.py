@@ -16,7 +16,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from concerthouse.personal_data_map import PERSON_MODEL, declaration_for
 
-from . import emails, notice, services
+from . import emails, executors, notice, services
 from .forms import ReasonForm, RegisterRequestForm, RestrictionForm
 from .models import PrivacyRequest, Processor, RecipientNotice
 
@@ -134,6 +134,7 @@ def detail(request, public_id):
             "notices": privacy_request.recipient_notices.select_related("processor", "done_by"),
             "handlers": handlers,
             "rectifiable": _rectifiable_fields(privacy_request),
+            "holds": executors.holds_for_display(privacy_request.erasure_holds),
             "grounds": _restriction_grounds(),
             "package_url": emails.package_url(package, language=privacy_request.language)
             if package

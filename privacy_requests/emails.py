@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 
 from concerthouse import signed_links
 
+from . import executors
 from .authority import supervisory_authority
 from .models import AccessPackage, PrivacyRequest
 
@@ -84,6 +85,7 @@ def notice(request: PrivacyRequest, which: str) -> EmailMessage:
                 "kind": kind,
                 "package_url": package_url(package, language=request.language) if package else None,
                 "package_days": settings.PRIVACY_PACKAGE_LINK_DAYS,
+                "holds": executors.holds_for_display(request.erasure_holds),
             },
         )
 

@@ -244,7 +244,7 @@ def build_portability_package(request, person) -> AccessPackage:
 class HeldRows:
     """Rows a statute obliges the house to keep: told to the person with the statute and date."""
 
-    label: str
+    label: str  # the model, e.g. "subscriptions.order"
     statute: str
     held_until: date
     count: int
@@ -284,11 +284,29 @@ def erase_person(person, *, actor=None, spare=None) -> list[HeldRows]:
             if keep:
                 held.append(
                     HeldRows(
-                        label=str(declaration.model._meta.verbose_name_plural),
-                        statute=str(hold.statute),
+                        label=declaration.label,
+                        # In the source language: translated when told, in the person's language.
+                        statute=_untranslated(hold.statute),
                         held_until=max(hold.held_until(row) for row in keep),
                         count=len(keep),
                     )
                 )
         # Erasure.KEEP (the suppression list): kept on purpose, as a keyed hash.
     return held
+
+
+def _untranslated(text) -> str:
+    with translation.override(None):
+        return str(text)
+
+
+def holds_for_display(holds: list[dict]) -> list[dict]:
+    """An erasure's recorded holds, named in the active language."""
+    return [
+        {
+            "what": apps.get_model(hold["model"])._meta.verbose_name_plural,
+            "statute": gettext(hold["statute"]),
+            "until": hold["until"],
+        }
+        for hold in holds
+    ]

@@ -299,7 +299,8 @@ def privacy_request_execute(
         held = executors.erase_person(person, actor=actor, spare=request)
         request.customer = None  # the person is gone (the database set the link to NULL)
         request.erasure_holds = [
-            {"what": h.label, "statute": h.statute, "until": h.held_until.isoformat()} for h in held
+            {"model": h.label, "statute": h.statute, "until": h.held_until.isoformat()}
+            for h in held
         ]
         _event(request, "erased", actor=actor, detail={"held": len(held)})
         _notify_recipients(request, recipients)

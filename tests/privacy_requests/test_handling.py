@@ -392,3 +392,66 @@ def test_every_action_writes_the_audit_log(open_request, dpo, aase_full):
         "privacy_request.access_package_created",
         "privacy_request.completed",
     ]
+
+
+@pytest.fixture
+def requests_under_a_hold(monkeypatch):
+    """Pretend the law obliged the house to keep privacy requests for five years, so that the
+    erasure's legal-hold path runs on a real model (accounting records arrive with issue 4)."""
+    from dataclasses import replace
+
+    from concerthouse import personal_data_map
+    from concerthouse.personal_data_map import Erasure, LegalHold, declaration_for
+
+    declaration = replace(
+        declaration_for(PrivacyRequest),
+        erasure=Erasure.HOLD,
+        legal_hold=LegalHold(
+            statute="Test Act § 1",
+            held_until=lambda row: timezone.localdate(row.created_at) + timedelta(days=5 * 365),
+        ),
+    )
+    monkeypatch.setitem(personal_data_map._declarations, declaration.label, declaration)
+    return declaration
+
+
+@pytest.mark.django_db
+def test_rows_under_a_legal_hold_are_kept_and_told_to_the_person(
+    open_request, dpo, aase_full, requests_under_a_hold
+):
+    earlier = open_request("access", "ase.odegard@example.no")
+    execute(earlier, dpo)
+    request = open_request("erasure", "ase.odegard@example.no")
+    mail.outbox.clear()
+    execute(request, dpo)
+    earlier.refresh_from_db()
+    assert earlier.email == "ase.odegard@example.no"  # kept, as the (pretend) statute says
+    request.refresh_from_db()
+    until = (timezone.localdate() + timedelta(days=5 * 365)).isoformat()
+    assert request.erasure_holds == [
+        {"model": "privacy_requests.privacyrequest", "statute": "Test Act § 1", "until": until}
+    ]
+    (answer,) = [m for m in mail.outbox if m.to == ["ase.odegard@example.no"]]
+    assert "Test Act § 1" in answer.body and until in answer.body
+    assert "privacy requests" in answer.body  # what is kept, named in the person's language
+    # Outside the held rows, the person is nowhere.
+    leftovers = rows_mentioning(["Åse", "Ødegård", "+4791234567", "Bryggen"])
+    assert leftovers == []
+    assert rows_mentioning(["ase.odegard@example.no"]) == [
+        "privacy_requests_privacyrequest.email: ase.odegard@example.no"
+    ]
+
+
+def test_a_hold_that_the_person_s_deletion_would_cascade_away_is_refused():
+    from dataclasses import replace
+
+    from concerthouse.personal_data_map import Erasure, LegalHold, declaration_for, register
+
+    with pytest.raises(ValueError, match="SET_NULL"):
+        register(
+            replace(
+                declaration_for(ConsentEvent),
+                erasure=Erasure.HOLD,
+                legal_hold=LegalHold(statute="x", held_until=lambda row: row.at.date()),
+            )
+        )
