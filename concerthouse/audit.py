@@ -27,13 +27,13 @@ def audit_record(
         actor=actor,
         target_type=target._meta.label_lower if target is not None else "",
         target_id=target.public_id if target is not None else None,
-        purpose=_untranslated(purpose or (purpose_of(actor) if actor is not None else "")),
+        purpose=untranslated(purpose or (purpose_of(actor) if actor is not None else "")),
         detail=detail or {},
     )
 
 
-def _untranslated(text) -> str:
-    """Stored in the source language whatever the staff member's, and translated when shown (the
-    access report gives it in the person's language)."""
+def untranslated(text) -> str:
+    """Text as stored: in the source language whatever the staff member's, and translated when
+    shown (the access report gives it in the person's language)."""
     with translation.override(None):
         return str(text)

@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from concerthouse.admin import ReadOnlyAdmin
+
 from .models import Consent, ConsentEvent, NoticeVersion, Purpose
 
 
@@ -38,32 +40,18 @@ class PurposeAdmin(admin.ModelAdmin):
         return False
 
 
-class _ReadOnly(admin.ModelAdmin):
-    """Consent is changed by the person (or recorded for them through a service), never edited."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(Consent)
-class ConsentAdmin(_ReadOnly):
+class ConsentAdmin(ReadOnlyAdmin):
     list_display = ("customer", "purpose", "state", "changed_at", "confirmed_at")
     list_filter = ("purpose", "state")
     list_select_related = ("customer", "purpose")
     raw_id_fields = ("customer",)
     search_fields = ("=customer__email",)
     search_help_text = _("Exact email address.")
-    show_full_result_count = False
 
 
 @admin.register(ConsentEvent)
-class ConsentEventAdmin(_ReadOnly):
+class ConsentEventAdmin(ReadOnlyAdmin):
     list_display = ("at", "customer", "purpose", "action", "channel", "notice", "actor")
     list_filter = ("action", "channel", "purpose")
     list_select_related = ("customer", "purpose", "notice", "notice__purpose", "actor")
@@ -71,4 +59,3 @@ class ConsentEventAdmin(_ReadOnly):
     search_fields = ("=customer__email",)
     search_help_text = _("Exact email address.")
     date_hierarchy = "at"
-    show_full_result_count = False

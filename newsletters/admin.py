@@ -6,6 +6,8 @@ from django.http import StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 
+from concerthouse.admin import ReadOnlyAdmin
+
 from . import audience, campaigns
 from .forms import AudienceExportForm
 from .models import AudienceExport, Campaign, CampaignText, Delivery, Signup, Suppression
@@ -86,23 +88,8 @@ class CampaignAdmin(admin.ModelAdmin):
         return actions
 
 
-class _ReadOnly(admin.ModelAdmin):
-    """Logs that the system writes; staff only read them."""
-
-    show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(Delivery)
-class DeliveryAdmin(_ReadOnly):
+class DeliveryAdmin(ReadOnlyAdmin):
     list_display = ("campaign", "customer", "status", "sent_at", "first_opened_at", "open_count")
     list_filter = ("status", "campaign")
     list_select_related = ("campaign", "customer")
@@ -112,7 +99,7 @@ class DeliveryAdmin(_ReadOnly):
 
 
 @admin.register(Signup)
-class SignupAdmin(_ReadOnly):
+class SignupAdmin(ReadOnlyAdmin):
     list_display = ("public_id", "customer", "created_at", "confirmation_sent_at", "confirmed_at")
     list_select_related = ("customer",)
     raw_id_fields = ("customer",)
@@ -121,7 +108,7 @@ class SignupAdmin(_ReadOnly):
 
 
 @admin.register(Suppression)
-class SuppressionAdmin(_ReadOnly):
+class SuppressionAdmin(ReadOnlyAdmin):
     list_display = ("email_hash", "reason", "created_at")
     list_filter = ("reason",)
 
@@ -148,7 +135,7 @@ class _Rows:
 
 
 @admin.register(AudienceExport)
-class AudienceExportAdmin(_ReadOnly):
+class AudienceExportAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "recipient", "size", "created_by")
     list_select_related = ("created_by",)
     date_hierarchy = "created_at"

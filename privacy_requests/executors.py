@@ -21,6 +21,7 @@ from django.utils import timezone, translation
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext
 
+from concerthouse.audit import untranslated
 from concerthouse.models import AuditEntry
 from concerthouse.personal_data_map import (
     PERSON_MODEL,
@@ -286,18 +287,13 @@ def erase_person(person, *, actor=None, spare=None) -> list[HeldRows]:
                     HeldRows(
                         label=declaration.label,
                         # In the source language: translated when told, in the person's language.
-                        statute=_untranslated(hold.statute),
+                        statute=untranslated(hold.statute),
                         held_until=max(hold.held_until(row) for row in keep),
                         count=len(keep),
                     )
                 )
         # Erasure.KEEP (the suppression list): kept on purpose, as a keyed hash.
     return held
-
-
-def _untranslated(text) -> str:
-    with translation.override(None):
-        return str(text)
 
 
 def holds_for_display(holds: list[dict]) -> list[dict]:

@@ -98,6 +98,27 @@ def empty_cache():
 
 
 @pytest.fixture
+def broker_down(monkeypatch):
+    """A broker nobody listens on, and no retries: `delay` fails as it does when Redis is down.
+    Call the fixture's value to bring the broker back (tasks run eagerly again)."""
+    from concerthouse.celery import app as celery_app
+
+    monkeypatch.setattr(celery_app.conf, "task_always_eager", False)
+    for name in ("broker_url", "broker_write_url"):
+        monkeypatch.setattr(celery_app.conf, name, "redis://127.0.0.1:1/0")
+    monkeypatch.setattr(celery_app.conf, "task_publish_retry", False)
+    monkeypatch.setattr(celery_app.conf, "broker_connection_timeout", 1)
+    # Connection pools are made once per process: start from none, so the new URL is used.
+    monkeypatch.setattr(celery_app, "_pool", None)
+    monkeypatch.setattr(celery_app.amqp, "_producer_pool", None)
+
+    def back_up():
+        monkeypatch.setattr(celery_app.conf, "task_always_eager", True)
+
+    return back_up
+
+
+@pytest.fixture
 def marketing(db):
     return make_staff("marketing", Role.MARKETING)
 

@@ -8,7 +8,6 @@ from django.db import connection, connections
 from django.test import TestCase
 from django.utils import timezone, translation
 
-from concerthouse.celery import app as celery_app
 from consent.models import Consent, ConsentEvent, NoticeVersion
 from consent.selectors import people_consenting
 from customers.models import Customer
@@ -198,17 +197,8 @@ def test_the_confirmation_task_run_twice_sends_once(news):
 
 @pytest.mark.django_db
 def test_with_the_broker_down_the_signup_is_kept_and_the_sweep_sends_the_link(
-    client, news, monkeypatch, caplog
+    client, news, broker_down, caplog
 ):
-    # A broker nobody listens on, and no retries: `delay` fails as it does when Redis is down.
-    monkeypatch.setattr(celery_app.conf, "task_always_eager", False)
-    monkeypatch.setattr(celery_app.conf, "broker_url", "redis://127.0.0.1:1/0")
-    monkeypatch.setattr(celery_app.conf, "broker_write_url", "redis://127.0.0.1:1/0")
-    monkeypatch.setattr(celery_app.conf, "task_publish_retry", False)
-    monkeypatch.setattr(celery_app.conf, "broker_connection_timeout", 1)
-    # Connection pools are made once per process: start from none, so the new URL is used.
-    monkeypatch.setattr(celery_app, "_pool", None)
-    monkeypatch.setattr(celery_app.amqp, "_producer_pool", None)
     response = sign_up(client, "ase@example.no", "news")
     assert response.status_code == 302
     assert "could not queue newsletters.tasks.send_signup_confirmation_task" in caplog.text
@@ -216,7 +206,7 @@ def test_with_the_broker_down_the_signup_is_kept_and_the_sweep_sends_the_link(
     signup = Signup.objects.get()
     assert signup.confirmation_sent_at is None and mail.outbox == []
 
-    monkeypatch.setattr(celery_app.conf, "task_always_eager", True)
+    broker_down()  # the broker is back
     assert send_owed_confirmations_task() == 0  # a minute's grace for the task in flight
     Signup.objects.update(confirmation_requested_at=timezone.now() - timedelta(minutes=2))
     assert send_owed_confirmations_task() == 1

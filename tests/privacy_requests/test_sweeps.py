@@ -7,7 +7,6 @@ from django.core import mail
 from django.test import Client
 from django.utils import timezone
 
-from concerthouse.celery import app as celery_app
 from privacy_requests import executors, services
 from privacy_requests.models import AccessPackage, PrivacyRequest, RecipientNotice
 from privacy_requests.tasks import delete_expired_packages_task, send_verification_task, sweep_task
@@ -20,21 +19,6 @@ def age(queryset, **fields):
     """Move timestamps back past the sweep's minute of grace."""
     past = timezone.now() - timedelta(minutes=2)
     queryset.update(**{name: past for name in fields})
-
-
-@pytest.fixture
-def broker_down(monkeypatch):
-    monkeypatch.setattr(celery_app.conf, "task_always_eager", False)
-    for name in ("broker_url", "broker_write_url"):
-        monkeypatch.setattr(celery_app.conf, name, "redis://127.0.0.1:1/0")
-    monkeypatch.setattr(celery_app.conf, "task_publish_retry", False)
-    monkeypatch.setattr(celery_app, "_pool", None)
-    monkeypatch.setattr(celery_app.amqp, "_producer_pool", None)
-
-    def restore():
-        monkeypatch.setattr(celery_app.conf, "task_always_eager", True)
-
-    return restore
 
 
 @pytest.mark.django_db
