@@ -11,16 +11,11 @@ from .models import Consent, ConsentEvent, NoticeVersion, Purpose
 
 def notice_current(*, purpose: Purpose, language: str) -> NoticeVersion | None:
     """The newest wording of a purpose in a language, else in the house's language, else any."""
-    notices = NoticeVersion.objects.filter(purpose=purpose).order_by("-version")
-    for candidate in (language, settings.LANGUAGE_CODE):
-        notice = notices.filter(language=candidate).first()
-        if notice is not None:
-            return notice
-    return notices.first()
+    return notices_current(purposes=[purpose], language=language).get(purpose.pk)
 
 
 def notices_current(*, purposes, language: str) -> dict[int, NoticeVersion]:
-    """`notice_current` for several purposes, in two queries instead of several per purpose."""
+    """`notice_current` for several purposes, in one query."""
     by_purpose: dict[int, dict[str, NoticeVersion]] = {}
     for notice in NoticeVersion.objects.filter(purpose__in=purposes).order_by("version"):
         by_purpose.setdefault(notice.purpose_id, {})[notice.language] = notice  # newest wins
@@ -45,10 +40,6 @@ def people_consenting(*, purpose: Purpose | int) -> QuerySet:
     return Customer.objects.marketable().filter(
         consents__purpose=purpose, consents__state=Consent.State.CONFIRMED
     )
-
-
-def consent_states(*, customer: Customer) -> dict[int, Consent]:
-    return {c.purpose_id: c for c in customer.consents.all()}
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,7 @@ withdrawing must stay as easy as giving (Art. 7(3)), from however old an email.
 
 from django.urls import reverse
 
-from concerthouse.signed_links import InvalidLink, absolute, make, read, url
-
-__all__ = ["InvalidLink", "read"]
+from concerthouse.signed_links import absolute, make, url
 
 CONFIRM = "newsletters.confirm"
 PREFERENCES = "newsletters.preferences"

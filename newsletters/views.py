@@ -15,6 +15,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
+from concerthouse import signed_links
 from consent.models import Consent, Purpose
 from consent.selectors import notices_current
 from customers.models import Customer
@@ -59,12 +60,12 @@ def signup_done(request):
 
 
 def _signup_from(token: str) -> Signup:
-    public_id = links.read(
+    public_id = signed_links.read(
         token, salt=links.CONFIRM, max_age_days=settings.NEWSLETTER_CONFIRMATION_DAYS
     )
     signup = Signup.objects.select_related("customer").filter(public_id=public_id).first()
     if signup is None:
-        raise links.InvalidLink
+        raise signed_links.InvalidLink
     return signup
 
 
@@ -75,7 +76,7 @@ def confirm(request, token):
     scanner that follows every link cannot confirm on the person's behalf."""
     try:
         signup = _signup_from(token)
-    except links.InvalidLink:
+    except signed_links.InvalidLink:
         return _invalid_link(request)
     if request.method == "POST":
         signup = services.signup_confirm(signup=signup)
@@ -94,12 +95,12 @@ def confirm(request, token):
 
 
 def _customer_from_preferences(token: str) -> Customer:
-    public_id = links.read(
+    public_id = signed_links.read(
         token, salt=links.PREFERENCES, max_age_days=settings.NEWSLETTER_PREFERENCE_LINK_DAYS
     )
     customer = Customer.objects.filter(public_id=public_id).first()
     if customer is None:
-        raise links.InvalidLink
+        raise signed_links.InvalidLink
     return customer
 
 
@@ -108,7 +109,7 @@ def _customer_from_preferences(token: str) -> Customer:
 def preferences(request, token):
     try:
         customer = _customer_from_preferences(token)
-    except links.InvalidLink:
+    except signed_links.InvalidLink:
         return _invalid_link(request, expired_help="preferences")
     language = get_language()
     form = PreferencesForm(request.POST or None, language=language, customer=customer)
@@ -152,8 +153,8 @@ def unsubscribe(request, token):
     """GET shows a button and changes nothing (link scanners follow GETs); POST unsubscribes,
     answers 200 without a redirect, and is idempotent."""
     try:
-        public_id, code = links.read(token, salt=links.UNSUBSCRIBE)
-    except (links.InvalidLink, ValueError, TypeError):  # a signed value of the wrong shape
+        public_id, code = signed_links.read(token, salt=links.UNSUBSCRIBE)
+    except (signed_links.InvalidLink, ValueError, TypeError):  # a signed value of the wrong shape
         return _invalid_link(request, expired_help="preferences")
     customer = Customer.objects.filter(public_id=public_id).first()
     purpose = Purpose.objects.filter(code=code).first()
@@ -181,8 +182,8 @@ def unsubscribe(request, token):
 def open_pixel(request, token):
     """Counts an open for a message that carried a pixel, when the person consented to it."""
     try:
-        delivery_id = links.read(token, salt=links.OPEN)
-    except links.InvalidLink:
+        delivery_id = signed_links.read(token, salt=links.OPEN)
+    except signed_links.InvalidLink:
         delivery_id = None
     if isinstance(delivery_id, int):
         campaigns.delivery_record_open(delivery_id=delivery_id)

@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import ValidationError
 from django.db.models import Q
+from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -71,7 +72,9 @@ def queue(request):
     if state in PrivacyRequest.State.values:
         requests = requests.filter(state=state)
     # Overdue first, then by the days left: the deadline is the extended one where there is one.
-    rows = sorted(requests[:500], key=lambda r: (r.deadline is None, r.deadline or today))
+    # Ordered by the database, so that the page's limit never cuts off an overdue request.
+    deadline = Coalesce("extended_due_on", "due_on")
+    rows = list(requests.order_by(deadline.asc(nulls_last=True), "created_at")[:500])
     return render(
         request,
         "privacy_requests/dashboard/queue.html",

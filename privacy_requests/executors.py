@@ -71,11 +71,13 @@ def disclosures_of(person) -> list[tuple[str, object]]:
     return found
 
 
-def recipients_of(person) -> list[Processor]:
+def recipients_of(person, disclosures=None) -> list[Processor]:
     """Art. 15(1)(c) and 19: the register's processors and recipients that hold this person's data,
     by the categories they process, and those the person's data was disclosed to."""
     categories = categories_held(person)
-    codes = {code for code, _when in disclosures_of(person)}
+    if disclosures is None:
+        disclosures = disclosures_of(person)
+    codes = {code for code, _when in disclosures}
     register = Processor.objects.filter(is_active=True)
     return [
         processor
@@ -140,6 +142,7 @@ def access_report(request, person, data: dict | None = None) -> str:
     if data is None:
         data = export_person(person) if person is not None else {}
     held = [d for d in declarations() if data.get(d.label)]
+    disclosures = disclosures_of(person) if person is not None else []
     profile = (data.get(PERSON_MODEL) or [{}])[0]
     with translation.override(request.language):
         wordings, consent_history = _consent_history(data.get("consent.consentevent", []))
@@ -165,8 +168,8 @@ def access_report(request, person, data: dict | None = None) -> str:
                     }
                     for d in held
                 ],
-                "recipients": recipients_of(person) if person is not None else [],
-                "disclosures": disclosures_of(person) if person is not None else [],
+                "recipients": recipients_of(person, disclosures) if person is not None else [],
+                "disclosures": disclosures,
                 "wordings": wordings,
                 "consent_history": consent_history,
                 "staff_access": mark_safe(staff_access),  # noqa: S308 (escaped above)

@@ -267,9 +267,10 @@ def privacy_request_execute(
     _require(actor, HANDLE)
     request = _locked(request)
     _require_open(request)
-    person = request.customer
-    if person is not None:
-        person = type(person)._default_manager.select_for_update().get(pk=person.pk)
+    person = None
+    if request.customer_id is not None:
+        # Locked: no other change to the person runs while their request is carried out.
+        person = executors.person_model().objects.select_for_update().get(pk=request.customer_id)
     kind = PrivacyRequest.Kind
     if request.kind == kind.ACCESS:
         executors.build_access_package(request, person)

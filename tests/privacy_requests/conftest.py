@@ -1,9 +1,8 @@
 import pytest
 from django.test import TestCase
-from django.utils import timezone
 
 from privacy_requests import services
-from privacy_requests.models import PrivacyRequest, Processor
+from privacy_requests.models import Processor
 
 
 def committed():
@@ -63,6 +62,3 @@ def processors(db):
 def execute(request, actor, **options):
     with committed():
         return services.privacy_request_execute(request=request, actor=actor, **options)
-
-
-__all__ = ["PrivacyRequest", "committed", "execute", "timezone"]
