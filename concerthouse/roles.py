@@ -60,11 +60,47 @@ _NEWSLETTERS_RUN = (
     }
 )
 
+_PROGRAMME_VIEW = {
+    "subscriptions.view_season",
+    "subscriptions.view_series",
+    "subscriptions.view_concert",
+}
+_SUBSCRIPTIONS_VIEW = _PROGRAMME_VIEW | {"subscriptions.view_seasonsubscription"}
+_ACCOUNTING_VIEW = {"subscriptions.view_order", "subscriptions.view_payment"}
+_SUBSCRIPTIONS_RUN = (
+    _SUBSCRIPTIONS_VIEW
+    | _ACCOUNTING_VIEW
+    | {
+        "subscriptions.change_seasonsubscription",
+        "subscriptions.book_at_counter",
+        # Seating needs: health data (Art. 9), for box office and the DPO only.
+        "subscriptions.view_seatingneed",
+        "subscriptions.change_seatingneed",
+        "subscriptions.view_preconcertmail",
+        "subscriptions.view_ticketagentimport",
+        "subscriptions.view_sourcenotice",
+    }
+)
+
 ROLE_PERMISSIONS: dict[Role, set[str]] = {
-    Role.MARKETING: _CONTACT_EDIT | _NEWSLETTERS_RUN,
+    Role.MARKETING: _CONTACT_EDIT | _NEWSLETTERS_RUN | _SUBSCRIPTIONS_VIEW,
     Role.BOX_OFFICE: _CONTACT_EDIT
-    | {"customers.view_health_data", "privacy_requests.register_request"},
-    Role.FINANCE: {
+    | _SUBSCRIPTIONS_RUN
+    | {
+        "customers.view_health_data",
+        "privacy_requests.register_request",
+        # The concert programme and the ticket agents' files.
+        "subscriptions.add_season",
+        "subscriptions.change_season",
+        "subscriptions.add_series",
+        "subscriptions.change_series",
+        "subscriptions.add_concert",
+        "subscriptions.change_concert",
+        "subscriptions.add_ticketagentimport",
+    },
+    Role.FINANCE: _SUBSCRIPTIONS_VIEW
+    | _ACCOUNTING_VIEW
+    | {
         "customers.view_customer",
         "customers.reveal_identifiers",
         "customers.change_identifiers",  # bank accounts for refunds
@@ -84,7 +120,8 @@ ROLE_PERMISSIONS: dict[Role, set[str]] = {
         "privacy_requests.change_processor",
     }
     | _CONSENT_VIEW
-    | _NEWSLETTERS_VIEW,
+    | _NEWSLETTERS_VIEW
+    | _SUBSCRIPTIONS_RUN,
 }
 
 

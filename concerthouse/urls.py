@@ -20,5 +20,6 @@ urlpatterns = [
 urlpatterns += i18n_patterns(
     path("", views.home, name="home"),
     path("", include("newsletters.urls")),
+    path("", include("subscriptions.urls")),
     path("", include("privacy_requests.urls")),
 )

@@ -83,6 +83,59 @@ def customer_create(*, actor=None, source: str, **fields) -> Customer:
     return customer
 
 
+def customer_get_or_create(*, email: str, source: str, actor=None, **fields) -> Customer:
+    """The person with this address, or a new one with these fields: one person per address even
+    when two requests (a double click, two forms) create them at the same moment. An existing
+    person's record is left as it is; a public form must not overwrite it."""
+    existing = Customer.objects.with_email(email).first()
+    if existing is not None:
+        return existing
+    try:
+        return customer_create(actor=actor, source=source, email=email, **fields)
+    except ValidationError as error:
+        # A concurrent request may have won the insert: use its person.
+        existing = Customer.objects.with_email(email).first()
+        if existing is None or "email" not in getattr(error, "error_dict", {}):
+            raise
+        return existing
+
+
+@transaction.atomic
+def customer_start_relationship(*, customer: Customer, on, actor=None) -> Customer:
+    """A contract (a season subscription) makes the person a customer; a former customer's new
+    contract starts a new relationship. The retention rules count from these dates."""
+    customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    if customer.kind == Customer.Kind.CUSTOMER and customer.relationship_ended_on is None:
+        customer.last_activity_at = timezone.now()
+        customer.save(update_fields=["last_activity_at"])
+        return customer
+    customer.kind = Customer.Kind.CUSTOMER
+    customer.relationship_started_on = on
+    customer.relationship_ended_on = None
+    customer.last_activity_at = timezone.now()
+    customer.save(
+        update_fields=[
+            "kind",
+            "relationship_started_on",
+            "relationship_ended_on",
+            "last_activity_at",
+        ]
+    )
+    audit_record(action="customer.relationship_started", actor=actor, target=customer)
+    return customer
+
+
+@transaction.atomic
+def customer_end_relationship(*, customer: Customer, on, actor=None) -> Customer:
+    """The end of the last contract: from this day the retention of an ended customer runs."""
+    customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    if customer.relationship_ended_on is None:
+        customer.relationship_ended_on = on
+        customer.save(update_fields=["relationship_ended_on"])
+        audit_record(action="customer.relationship_ended", actor=actor, target=customer)
+    return customer
+
+
 @transaction.atomic
 def customer_update(*, customer: Customer, actor=None, **changes) -> Customer:
     unknown = set(changes) - set(EDITABLE_FIELDS)

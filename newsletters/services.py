@@ -32,7 +32,7 @@ from consent.services import (
 )
 from customers import validators
 from customers.models import Customer
-from customers.services import customer_create, customer_object_to_marketing
+from customers.services import customer_get_or_create, customer_object_to_marketing
 
 from . import emails
 from .models import Signup, Suppression
@@ -74,26 +74,6 @@ def _suppress_if_unsubscribed(customer: Customer) -> None:
 
 
 # --- Signup and double opt-in --------------------------------------------------------------------
-def _find_or_create_person(*, email: str, first_name: str, last_name: str, language: str):
-    customer = Customer.objects.with_email(email).first()
-    if customer is not None:
-        return customer
-    try:
-        return customer_create(
-            source=Customer.Source.WEB_SIGNUP,
-            email=email,
-            first_name=first_name,
-            last_name=last_name,
-            preferred_language=language,
-        )
-    except ValidationError:
-        # A concurrent signup of the same address may have won the insert: use its person.
-        existing = Customer.objects.with_email(email).first()
-        if existing is None:
-            raise
-        return existing
-
-
 @transaction.atomic
 def newsletter_signup(
     *,
@@ -102,6 +82,7 @@ def newsletter_signup(
     notices: list[NoticeVersion],
     first_name: str = "",
     last_name: str = "",
+    channel: str = Channel.WEB_SIGNUP,
 ) -> Signup:
     """Store the pending consents and owe a confirmation email; nothing counts until confirmed.
 
@@ -113,8 +94,12 @@ def newsletter_signup(
         raise ValidationError({"notices": [_("Choose at least one newsletter.")]})
     email = validators.normalise_email(email)
     first_name, last_name = " ".join(first_name.split()), " ".join(last_name.split())
-    person = _find_or_create_person(
-        email=email, first_name=first_name, last_name=last_name, language=language
+    person = customer_get_or_create(
+        email=email,
+        source=Customer.Source.WEB_SIGNUP,
+        first_name=first_name,
+        last_name=last_name,
+        preferred_language=language,
     )
     person = Customer.objects.select_for_update().get(pk=person.pk)  # serialises double clicks
     now = timezone.now()
@@ -139,7 +124,7 @@ def newsletter_signup(
             customer=person,
             purpose=notice.purpose,
             notice=notice,
-            channel=Channel.WEB_SIGNUP,
+            channel=channel,
             evidence=f"signup {signup.public_id}",
         )
     if signup.owes_confirmation_email:

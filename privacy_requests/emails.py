@@ -10,9 +10,9 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from concerthouse import signed_links
+from concerthouse.authority import supervisory_authority
 
 from . import executors
-from .authority import supervisory_authority
 from .models import AccessPackage, PrivacyRequest
 
 VERIFY = "privacy_requests.verify"

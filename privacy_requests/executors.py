@@ -22,6 +22,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext
 
 from concerthouse.audit import untranslated
+from concerthouse.authority import supervisory_authority
 from concerthouse.models import AuditEntry
 from concerthouse.personal_data_map import (
     PERSON_MODEL,
@@ -34,7 +35,6 @@ from concerthouse.personal_data_map import (
     export_person,
 )
 
-from .authority import supervisory_authority
 from .models import AccessPackage, Processor
 
 

@@ -4,9 +4,9 @@ from what the code does."""
 
 from django.conf import settings
 
+from concerthouse.authority import supervisory_authority
 from concerthouse.personal_data_map import Category, LegalBasis, declarations
 
-from .authority import supervisory_authority
 from .models import Processor
 
 

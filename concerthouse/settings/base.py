@@ -22,6 +22,8 @@ HOUSE_NAME = env.str("HOUSE_NAME", default="Demo Konserthus")
 HOUSE_ORGANISATION_NUMBER = env.str("HOUSE_ORGANISATION_NUMBER", default="")
 HOUSE_CONTACT_EMAIL = env.str("HOUSE_CONTACT_EMAIL", default="dataskydd@example.org")
 HOUSE_SITE_URL = env.str("HOUSE_SITE_URL", default="http://127.0.0.1:8000")
+# The month the financial year starts (1 = the calendar year): the bookkeeping hold counts from its end.
+HOUSE_FINANCIAL_YEAR_START_MONTH = env.int("HOUSE_FINANCIAL_YEAR_START_MONTH", default=1)
 
 # --- Django core ------------------------------------------------------------------------------------
 DEBUG = env.bool("DEBUG", default=False)
@@ -37,6 +39,7 @@ INSTALLED_APPS = [
     "customers",
     "consent",
     "newsletters",
+    "subscriptions",
     "privacy_requests",
     # Last, so that its post_migrate role sync runs after every app's permissions exist.
     "concerthouse",
@@ -146,6 +149,17 @@ CELERY_BEAT_SCHEDULE = {
         "task": "privacy_requests.tasks.delete_expired_packages_task",
         "schedule": crontab(hour=2, minute=15),
     },
+    "subscriptions-pre-concert-mail": {
+        # The pre-concert information of concerts in the next PRE_CONCERT_MAIL_DAYS days.
+        "task": "subscriptions.tasks.send_pre_concert_mail_task",
+        "schedule": crontab(minute=10),
+    },
+    "subscriptions-sweep": {
+        # Booking confirmations and Art. 14 notices a lost task never sent; relationships whose
+        # last subscription ended; seating needs of seasons that ended.
+        "task": "subscriptions.tasks.sweep_task",
+        "schedule": 15 * 60.0,
+    },
     "newsletters-send-owed-confirmations": {
         # Confirmation emails that a broker outage or a lost task never sent.
         "task": "newsletters.tasks.send_owed_confirmations_task",
@@ -176,6 +190,15 @@ NEWSLETTER_BATCH_SIZE = env.int("NEWSLETTER_BATCH_SIZE", default=200)
 NEWSLETTER_SENDERS = env.int("NEWSLETTER_SENDERS", default=2)
 # Ad platforms match a list only above a size; below it, a list would single people out.
 AUDIENCE_EXPORT_MINIMUM = env.int("AUDIENCE_EXPORT_MINIMUM", default=100)
+
+# --- Season subscriptions --------------------------------------------------------------------------
+# The pre-concert information email goes this many days before each concert (Harmonien: "et par
+# dager i forkant").
+PRE_CONCERT_MAIL_DAYS = env.int("PRE_CONCERT_MAIL_DAYS", default=3)
+# Rows of a ticket-agent file handled per transaction.
+IMPORT_BATCH_SIZE = env.int("IMPORT_BATCH_SIZE", default=1000)
+# The largest ticket-agent file staff may upload (100,000 rows are about 20 MB).
+IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=200 * 1024 * 1024)
 
 # --- Privacy requests -------------------------------------------------------------------------------
 PRIVACY_VERIFICATION_DAYS = env.int("PRIVACY_VERIFICATION_DAYS", default=7)

@@ -1,0 +1,58 @@
+"""The bookkeeping hold: how long the law makes a house keep its accounting records.
+
+Sweden, Bokföringslagen (1999:1078) 7 kap. 2 §: until the end of the seventh year after the end of
+the calendar year in which the financial year ended. Norway, bokføringsloven § 13: five years after
+the end of the financial year. The country is the house's when the record was made, stored on it,
+so that a record keeps its statute even if the settings change.
+"""
+
+from datetime import date
+
+from dateutil.relativedelta import relativedelta
+from django.conf import settings
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+STATUTES = {
+    "SE": _("Bokföringslagen (1999:1078) 7 kap. 2 §"),
+    "NO": _("Bokføringsloven § 13"),
+}
+CURRENCIES = {"SE": "SEK", "NO": "NOK"}
+
+
+def financial_year_end(day: date) -> date:
+    """The last day of the financial year that `day` falls in. A house whose financial year is
+    not the calendar year (brutet räkenskapsår / avvikende regnskapsår) sets the month it starts."""
+    start_month = settings.HOUSE_FINANCIAL_YEAR_START_MONTH
+    start = date(day.year if day.month >= start_month else day.year - 1, start_month, 1)
+    return start + relativedelta(years=1, days=-1)
+
+
+def held_until(*, country: str, financial_year_ends_on: date) -> date:
+    """The last day the record must be kept."""
+    if country == "SE":
+        return date(financial_year_ends_on.year + 7, 12, 31)
+    if country == "NO":
+        return financial_year_ends_on + relativedelta(years=5)
+    raise ValueError(f"no bookkeeping statute known for country {country!r}")
+
+
+def statute(country: str):
+    return STATUTES[country]
+
+
+def expired(today: date, prefix: str = "") -> Q:
+    """Records whose hold has ended by `today`, as a filter (`prefix` reaches them through a
+    relation, e.g. "order__"): the same dates as `held_until`, in SQL."""
+    return Q(
+        **{
+            f"{prefix}country": "SE",
+            # held until 31 Dec of (year + 7): gone from 1 Jan of year + 8.
+            f"{prefix}financial_year_ends_on__lt": date(today.year - 7, 1, 1),
+        }
+    ) | Q(
+        **{
+            f"{prefix}country": "NO",
+            f"{prefix}financial_year_ends_on__lt": today - relativedelta(years=5),
+        }
+    )

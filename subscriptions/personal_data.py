@@ -1,0 +1,215 @@
+from dateutil.relativedelta import relativedelta
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.functional import lazy
+from django.utils.translation import gettext_lazy as _
+
+from concerthouse.personal_data_map import (
+    Category,
+    Declaration,
+    Erasure,
+    LegalBasis,
+    LegalHold,
+    Retention,
+    exempt,
+    register,
+)
+
+from . import accounting
+from .models import (
+    Order,
+    Payment,
+    PreConcertMail,
+    SeasonSubscription,
+    SeatingNeed,
+    SourceNotice,
+)
+
+
+def _of(people) -> Q:
+    return Q(customer__in=people.values("pk"))
+
+
+_WITH_THE_CUSTOMER = Retention(
+    _(
+        "Kept while you are a customer, and deleted with your other data a set time after your "
+        "last subscription ends."
+    )
+)
+
+register(
+    Declaration(
+        model=SeasonSubscription,
+        fields={
+            "reference": Category.BEHAVIOURAL,
+            "series": Category.BEHAVIOURAL,
+            "seats": Category.BEHAVIOURAL,
+            "price": Category.BEHAVIOURAL,
+            "currency": Category.BEHAVIOURAL,
+            "status": Category.BEHAVIOURAL,
+            "channel": Category.BEHAVIOURAL,
+            "booked_at": Category.BEHAVIOURAL,
+            "ends_on": Category.BEHAVIOURAL,
+            "cancelled_at": Category.BEHAVIOURAL,
+        },
+        export_related=("series__name", "series__season__name"),
+        purpose=_(
+            "Managing your season subscription: your seats, the concerts, changes and "
+            "cancellations, and the practical information we send before each concert"
+        ),
+        legal_basis=LegalBasis.CONTRACT,
+        owned_by=_of,
+        erasure=Erasure.DELETE,
+        retention=_WITH_THE_CUSTOMER,
+        provided_by_person=frozenset({"series", "seats"}),
+    )
+)
+
+register(
+    Declaration(
+        model=SeatingNeed,
+        fields={"needs": Category.HEALTH, "season": Category.HEALTH},
+        export_related=("season__name",),
+        purpose=_(
+            "Giving you the right place in the hall, such as a wheelchair place or a companion "
+            "seat, for safety; only with your explicit consent, seen only by the box office and "
+            "the data protection officer"
+        ),
+        legal_basis=LegalBasis.EXPLICIT_CONSENT,
+        owned_by=_of,
+        erasure=Erasure.DELETE,
+        retention=Retention(
+            _("Deleted when the season it was recorded for ends, or when you withdraw consent."),
+            expired=lambda now: Q(season__ends_on__lt=timezone.localdate(now)),
+        ),
+        provided_by_person=frozenset({"needs", "season"}),
+    )
+)
+
+
+def _order_held_until(order: Order):
+    return order.held_until
+
+
+def _payment_held_until(payment: Payment):
+    return payment.order.held_until
+
+
+_ACCOUNTING_RETENTION = _(
+    "Orders and payments are accounting records: kept until the end of the seventh year after "
+    "the financial year in Sweden (Bokföringslagen 7 kap. 2 §), five years after the financial "
+    "year in Norway (bokføringsloven § 13), and then deleted. Only your name and postal address "
+    "stay on them; everything else about you can be erased before."
+)
+
+
+# The house's statute, looked up when shown, in the reader's language.
+_ACCOUNTING_STATUTE = lazy(lambda: str(accounting.statute(settings.HOUSE_COUNTRY)), str)()
+
+
+register(
+    Declaration(
+        model=Order,
+        fields={
+            "reference": Category.ACCOUNTING,
+            "buyer_name": Category.ACCOUNTING,
+            "buyer_address": Category.ACCOUNTING,
+            "description": Category.ACCOUNTING,
+            "amount": Category.ACCOUNTING,
+            "currency": Category.ACCOUNTING,
+            "ordered_on": Category.ACCOUNTING,
+            "channel": Category.ACCOUNTING,
+        },
+        purpose=_("Keeping the accounts the law requires for what you bought and paid"),
+        legal_basis=LegalBasis.LEGAL_OBLIGATION,
+        owned_by=_of,
+        erasure=Erasure.HOLD,
+        legal_hold=LegalHold(
+            statute=_ACCOUNTING_STATUTE,
+            held_until=_order_held_until,
+        ),
+        retention=Retention(
+            _ACCOUNTING_RETENTION,
+            expired=lambda now: accounting.expired(timezone.localdate(now)),
+        ),
+    )
+)
+
+register(
+    Declaration(
+        model=Payment,
+        fields={
+            "kind": Category.ACCOUNTING,
+            "method": Category.ACCOUNTING,
+            "amount": Category.ACCOUNTING,
+            "currency": Category.ACCOUNTING,
+            "paid_on": Category.ACCOUNTING,
+            "reference": Category.ACCOUNTING,
+        },
+        export_related=("order__reference",),
+        purpose=_("Keeping the accounts the law requires for what you bought and paid"),
+        legal_basis=LegalBasis.LEGAL_OBLIGATION,
+        owned_by=lambda people: Q(order__customer__in=people.values("pk")),
+        erasure=Erasure.HOLD,
+        legal_hold=LegalHold(
+            statute=_ACCOUNTING_STATUTE,
+            held_until=_payment_held_until,
+        ),
+        retention=Retention(
+            _ACCOUNTING_RETENTION,
+            expired=lambda now: accounting.expired(timezone.localdate(now), prefix="order__"),
+        ),
+    )
+)
+
+register(
+    Declaration(
+        model=PreConcertMail,
+        fields={
+            "concert": Category.BEHAVIOURAL,
+            "status": Category.BEHAVIOURAL,
+            "sent_at": Category.BEHAVIOURAL,
+        },
+        export_related=("concert__title",),
+        purpose=_("Sending the practical information before each concert only once"),
+        legal_basis=LegalBasis.CONTRACT,
+        owned_by=_of,
+        erasure=Erasure.DELETE,
+        retention=Retention(
+            _("Which information emails we sent you: deleted after 24 months."),
+            expired=lambda now: Q(
+                created_at__lt=now - relativedelta(months=settings.RETENTION_DELIVERY_LOG_MONTHS)
+            ),
+        ),
+    )
+)
+
+register(
+    Declaration(
+        model=SourceNotice,
+        fields={
+            "source": Category.BEHAVIOURAL,
+            "created_at": Category.BEHAVIOURAL,
+            "sent_at": Category.BEHAVIOURAL,
+        },
+        purpose=_(
+            "Telling you, when a ticket agent passed your details to us, what we received and "
+            "what we do with it (GDPR Art. 14), and showing that we did"
+        ),
+        legal_basis=LegalBasis.LEGAL_OBLIGATION,
+        owned_by=_of,
+        erasure=Erasure.DELETE,
+        retention=_WITH_THE_CUSTOMER,
+    )
+)
+
+exempt(
+    "subscriptions.ticketagentimport",
+    reason="The record of a ticket-agent file: who uploaded it, when, and counts. The file itself "
+    "is deleted as soon as it has been read.",
+)
+exempt(
+    "subscriptions.importrowerror",
+    reason="Why a row of an import was rejected: its number and a reason, never its values.",
+)
