@@ -239,7 +239,9 @@ def register(request):
 @login_required
 @handles_requests
 def record_of_processing(request):
-    return render(request, "privacy_requests/dashboard/record.html", notice.notice_context())
+    return render(
+        request, "privacy_requests/dashboard/record.html", notice.notice_context(per_model=True)
+    )
 
 
 @login_required

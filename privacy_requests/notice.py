@@ -27,12 +27,31 @@ def processing_activities() -> list[dict]:
     ]
 
 
-def notice_context() -> dict:
+def notice_activities() -> list[dict]:
+    """The activities as the person reads them: models that serve one purpose on one basis for one
+    period (an order and its payments) are one activity, with their categories together."""
+    grouped: dict[tuple, dict] = {}
+    for activity in processing_activities():
+        key = tuple(
+            str(activity[name]) for name in ("purpose", "legal_basis", "retention", "legal_hold")
+        )
+        if key in grouped:
+            merged = grouped[key]
+            merged["categories"] = sorted({*merged["categories"], *activity["categories"]})
+            merged["fields"] = [*merged["fields"], *activity["fields"]]
+        else:
+            grouped[key] = dict(activity)
+    return list(grouped.values())
+
+
+def notice_context(*, per_model: bool = False) -> dict:
+    """For the public notice (activities grouped as the person reads them) or, `per_model`, for
+    the record of processing (one row per declared model)."""
     return {
         "house_name": settings.HOUSE_NAME,
         "organisation_number": settings.HOUSE_ORGANISATION_NUMBER,
         "contact": settings.HOUSE_CONTACT_EMAIL,
         "authority": supervisory_authority(),
-        "activities": processing_activities(),
+        "activities": processing_activities() if per_model else notice_activities(),
         "processors": Processor.objects.filter(is_active=True),
     }
