@@ -26,7 +26,7 @@ from customers import validators
 from customers.models import Customer
 
 from . import imports, services
-from .forms import CancelForm, CounterBookingForm, ImportForm
+from .forms import CancelForm, CounterBookingForm, CounterSeatingForm, ImportForm
 from .models import (
     Concert,
     Order,
@@ -148,6 +148,13 @@ class SeasonSubscriptionAdmin(admin.ModelAdmin):
     )
     readonly_fields = fields
 
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        if not request.user.has_perm("subscriptions.view_order"):
+            # Accounting records are for box office and finance (roles table), not marketing.
+            fields = [name for name in fields if name != "order_link"]
+        return fields
+
     def has_add_permission(self, request):
         return False  # booked through the counter page, which validates and records the order
 
@@ -251,6 +258,8 @@ class SeasonSubscriptionAdmin(admin.ModelAdmin):
                     payment_method=data["payment_method"],
                     seating_needs=data.get("seating_needs") or [],
                     seating_notice=data.get("seating_notice"),
+                    # The person found at the counter, even if the email was corrected on the form.
+                    customer=customer,
                     actor=request.user,
                 )
             except ValidationError as error:
@@ -288,25 +297,52 @@ class SeasonSubscriptionAdmin(admin.ModelAdmin):
         )
 
     def seating_view(self, request, customer_pk):
-        """Withdraw the explicit consent to seating needs: every need it allowed is deleted."""
+        """Record seating needs told at the counter, with the explicit consent given there; or
+        withdraw that consent, which deletes every need it allowed."""
         if not request.user.has_perm(HEALTH_PERMISSION):
             raise PermissionDenied
         customer = get_object_or_404(Customer, pk=customer_pk)
-        if request.method == "POST":
+        form = CounterSeatingForm(
+            request.POST if "record" in request.POST else None, language=get_language()
+        )
+        if request.method == "POST" and "withdraw" in request.POST:
             services.seating_consent_withdraw(
                 customer=customer, channel=Channel.COUNTER_OR_PHONE, actor=request.user
             )
             messages.success(request, _("The consent was withdrawn and the seating needs deleted."))
-            return redirect(reverse("admin:subscriptions_counter") + f"?q={customer.public_id}")
+            return redirect("admin:subscriptions_seating", customer.pk)
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.seating_needs_record(
+                    customer=customer,
+                    season=form.cleaned_data["season"],
+                    needs=form.cleaned_data["seating_needs"],
+                    notice=form.cleaned_data["seating_notice"],
+                    channel=Channel.COUNTER_OR_PHONE,
+                    evidence="counter",
+                    actor=request.user,
+                )
+            except ValidationError as error:
+                for field, errors in error.message_dict.items():
+                    form.add_error(field if field in form.fields else None, errors)
+            else:
+                messages.success(request, _("The seating needs were recorded."))
+                return redirect("admin:subscriptions_seating", customer.pk)
         needs = list(customer.seating_needs.select_related("season"))
-        audit_record(
-            action="subscription.seating_needs_viewed",
-            actor=request.user,
-            target=customer,
-            detail={"fields": ["needs"]},
-        )
+        if request.method == "GET":
+            audit_record(
+                action="subscription.seating_needs_viewed",
+                actor=request.user,
+                target=customer,
+                detail={"fields": ["needs"]},
+            )
         return self._render(
-            request, "seating.html", _("Seating needs"), customer=customer, needs=needs
+            request,
+            "seating.html",
+            _("Seating needs"),
+            customer=customer,
+            needs=needs,
+            form=form,
         )
 
 

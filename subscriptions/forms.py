@@ -9,7 +9,7 @@ from customers import validators
 from customers.models import Customer
 from newsletters.forms import NoticeChoiceField, _accepted, _offer
 
-from .models import Payment, SeatingNeed, Series
+from .models import Payment, Season, SeasonSubscription, SeatingNeed, Series
 from .services import Buyer, seats_left
 
 
@@ -121,7 +121,11 @@ class BookingForm(BuyerForm, SeatingFields):
     def clean(self):
         data = super().clean()
         series, seats = data.get("series"), data.get("seats")
-        if series and seats and seats > seats_left(series):
+        # A form sent again (a double click) gets its first booking back from the service, not
+        # "sold out" because that booking took the last seats.
+        key = data.get("booking_key")
+        resent = key is not None and SeasonSubscription.objects.filter(booking_key=key).exists()
+        if series and seats and not resent and seats > seats_left(series):
             left = seats_left(series)
             self.add_error(
                 "seats",
@@ -157,6 +161,18 @@ class CounterBookingForm(BuyerForm, SeatingFields):
         self.fields["seating_consent"].label = _(
             "The person gave explicit consent to recording these needs (read the text to them)"
         )
+        self.setup_seating(language)
+
+
+class CounterSeatingForm(SeatingFields):
+    """Seating needs told at the counter or by phone, for a season, with the consent given there."""
+
+    season = forms.ModelChoiceField(label=_("Season"), queryset=Season.objects.none())
+
+    def __init__(self, *args, language: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["season"].queryset = Season.objects.filter(ends_on__gte=timezone.localdate())
+        self.fields["seating_needs"].required = True
         self.setup_seating(language)
 
 

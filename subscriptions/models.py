@@ -9,6 +9,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from concerthouse.encryption import EncryptedTextField
 from concerthouse.models import TimeStampedModel
@@ -67,7 +68,7 @@ class Series(models.Model):
 
     class Meta:
         verbose_name = _("series")
-        verbose_name_plural = _("series")
+        verbose_name_plural = pgettext_lazy("plural", "series")
         ordering = ["season", "name"]
 
     def __str__(self):
@@ -123,7 +124,8 @@ class Order(models.Model):
         related_name="orders",
         verbose_name=_("customer"),
     )
-    buyer_name = models.CharField(_("buyer"), max_length=300)
+    # A first and a last name of a customer (150 characters each) and the space between.
+    buyer_name = models.CharField(_("buyer"), max_length=301)
     buyer_address = models.CharField(_("buyer's address"), max_length=400, blank=True)
     description = models.CharField(_("description"), max_length=300)
     amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
@@ -198,7 +200,7 @@ class SeasonSubscription(TimeStampedModel):
 
     class Status(models.TextChoices):
         ACTIVE = "active", _("Active")
-        CANCELLED = "cancelled", _("Cancelled")
+        CANCELLED = "cancelled", pgettext_lazy("subscription", "Cancelled")
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     reference = models.CharField(_("booking reference"), max_length=16, unique=True)

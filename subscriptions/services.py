@@ -13,7 +13,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.core import mail
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import DateField, Exists, Max, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
@@ -114,11 +114,12 @@ def subscription_book(
     payment_method: str = "",
     seating_needs: list[str] = (),
     seating_notice: NoticeVersion | None = None,
+    customer: Customer | None = None,
     actor=None,
 ) -> SeasonSubscription:
-    """Book a season subscription: the person (found by address, or new), the contract, the order
-    as an accounting record, a payment if one was taken, and seating needs only with the explicit
-    consent the person gave to them. Owes the confirmation email.
+    """Book a season subscription: the person (`customer`, or found by the buyer's address, or
+    new), the contract, the order as an accounting record, a payment if one was taken, and seating
+    needs only with the explicit consent the person gave to them. Owes the confirmation email.
 
     `booking_key` is the form's one-time key: the same key books once, so a double click or a
     resent form returns the first booking.
@@ -142,12 +143,39 @@ def subscription_book(
         if channel == Order.Channel.BOX_OFFICE
         else Customer.Source.SUBSCRIPTION_FORM
     )
-    person = customer_get_or_create(
-        email=buyer.email, source=source, actor=actor, **buyer.contact_fields()
-    )
+    if customer is not None:
+        person = Customer.objects.get(pk=customer.pk)  # as it is now, not as the page saw it
+    else:
+        person = customer_get_or_create(
+            email=buyer.email, source=source, actor=actor, **buyer.contact_fields()
+        )
+    if (
+        person.is_restricted
+        and actor is not None
+        and not actor.has_perm("customers.restrict_processing")
+    ):
+        # Art. 18: staff only store a restricted person's data; the DPO decides. (The person's own
+        # booking on the website is their own request, and is taken.)
+        raise ValidationError(
+            {
+                NON_FIELD_ERRORS: [
+                    _(
+                        "Processing of this person's data is restricted: ask the data protection "
+                        "officer."
+                    )
+                ]
+            }
+        )
     # Seats are counted under the series' row lock: two last bookings cannot both take the last
     # seats.
     series = Series.objects.select_for_update().select_related("season").get(pk=series.pk)
+    if booking_key is not None:
+        # Its twin (a double click) held the lock first and booked: that booking is the answer,
+        # not "sold out" because it took the last seats. Undo what this call wrote.
+        earlier = SeasonSubscription.objects.filter(booking_key=booking_key).first()
+        if earlier is not None:
+            transaction.set_rollback(True)
+            return earlier
     left = seats_left(series)
     if seats > left:
         raise ValidationError(
@@ -272,7 +300,8 @@ def subscription_cancel(
                 method=refund_method,
                 amount=paid,
                 currency=subscription.currency,
-                paid_on=now.date(),
+                # The house's calendar day, not UTC's: after local midnight it is the next day.
+                paid_on=timezone.localdate(now),
             )
     customer = subscription.customer
     if not _has_ongoing_subscription(customer, today=timezone.localdate()):

@@ -38,7 +38,7 @@ def send_source_notices_task() -> int:
 
 @shared_task(acks_late=True)
 def sweep_task() -> dict:
-    """Beat: what lost tasks left undone, and the daily changes of state that dates bring."""
+    """Beat: what lost tasks left undone."""
     confirmations = 0
     for subscription_id in services.booking_confirmations_owed().values_list("pk", flat=True):
         confirmations += services.booking_confirmation_send(subscription_id=subscription_id)
@@ -46,12 +46,21 @@ def sweep_task() -> dict:
         status__in=[TicketAgentImport.Status.PENDING, TicketAgentImport.Status.RUNNING],
         created_at__lt=timezone.now() - timedelta(minutes=10),
     ).values_list("pk", flat=True)
+    stalled = list(stalled)
     for run_id in stalled:
-        imports.import_run(run_id=run_id)
+        # Resumes after the last committed batch; a worker still on it stops at its next batch.
+        import_task.delay(run_id)
     return {
         "confirmations": confirmations,
         "imports": len(stalled),
         "source_notices": services.source_notices_send(),
+    }
+
+
+@shared_task(acks_late=True)
+def daily_task() -> dict:
+    """Beat, nightly: what the calendar changes. Both are set-based and idempotent."""
+    return {
         "relationships_ended": services.relationships_end_due(),
         "seating_needs_deleted": services.seating_needs_delete_ended(),
     }

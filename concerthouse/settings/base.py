@@ -155,10 +155,14 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute=10),
     },
     "subscriptions-sweep": {
-        # Booking confirmations and Art. 14 notices a lost task never sent; relationships whose
-        # last subscription ended; seating needs of seasons that ended.
+        # Booking confirmations and Art. 14 notices a lost task never sent; stalled imports.
         "task": "subscriptions.tasks.sweep_task",
         "schedule": 15 * 60.0,
+    },
+    "subscriptions-daily": {
+        # Relationships whose last subscription ended; seating needs of seasons that ended.
+        "task": "subscriptions.tasks.daily_task",
+        "schedule": crontab(hour=1, minute=30),
     },
     "newsletters-send-owed-confirmations": {
         # Confirmation emails that a broker outage or a lost task never sent.
