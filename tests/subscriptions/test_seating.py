@@ -264,6 +264,32 @@ def test_the_counter_page_withdraws_the_consent_and_deletes_the_needs(
     assert not SeatingNeed.objects.exists()
 
 
+def test_the_counter_page_records_needs_only_with_the_consent_box(
+    client_for, box_office, season, seating_notice
+):
+    person = CustomerFactory(email="Ase.Odegard@Example.no", first_name="Åse")
+    url = reverse("admin:subscriptions_seating", args=[person.pk])
+    client = client_for(box_office)
+    refused = client.post(url, {"record": "1", "season": season.pk, "seating_needs": ["aisle"]})
+    assert refused.status_code == 200 and refused.context["form"].errors["seating_consent"]
+    assert not SeatingNeed.objects.exists() and not ConsentEvent.objects.exists()
+    notice = refused.context["form"].seating_notice
+    recorded = client.post(
+        url,
+        {
+            "record": "1",
+            "season": season.pk,
+            "seating_needs": ["aisle", "hearing_loop"],
+            "seating_consent": notice.pk,
+        },
+    )
+    assert recorded.status_code == 302
+    need = SeatingNeed.objects.get(customer=person, season=season)
+    assert need.need_codes == ["aisle", "hearing_loop"]
+    assert need.consent_event.channel == "counter_or_phone"
+    assert need.consent_event.actor == box_office
+
+
 def test_marketing_cannot_withdraw_or_record_seating_needs(with_needs, marketing, season):
     person = with_needs.customer
     with pytest.raises(PermissionDenied):
