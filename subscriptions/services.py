@@ -8,6 +8,7 @@ other signup; the accessibility box records an explicit consent (Art. 9(2)(a)) o
 
 import logging
 import secrets
+import smtplib
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -498,8 +499,13 @@ def source_notices_send(*, batch_size: int = 200) -> int:
                 message.connection = connection
                 try:
                     message.send()
-                except Exception:
-                    logger.exception("Art. 14 notice %s failed", notice.pk)
+                except smtplib.SMTPRecipientsRefused:
+                    # This address only: the others go on. It stays claimed, so it is tried
+                    # again after the claim times out, not at once in a loop. (No traceback:
+                    # the error's text names the address.)
+                    logger.warning("Art. 14 notice %s: recipient refused", notice.pk)
+                except Exception as error:
+                    logger.warning("Art. 14 notice %s failed: %s", notice.pk, type(error).__name__)
                     failed.append(notice.pk)
                 else:
                     done.append(notice.pk)
