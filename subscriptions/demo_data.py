@@ -110,7 +110,7 @@ def _book(person: Customer, series: Series, currency: str, rng: random.Random) -
         buyer_address=", ".join(
             part for part in (person.street_address, person.postal_code, person.city) if part
         ),
-        description=f"Season subscription {series.code}, {seats} seat(s)",
+        description=services.order_description(series, seats),
         amount=series.price_per_seat * seats,
         currency=currency,
         ordered_on=on,

@@ -53,7 +53,7 @@ from .models import (
     SourceNotice,
     TicketAgentImport,
 )
-from .services import new_reference
+from .services import new_reference, order_description
 
 logger = logging.getLogger(__name__)
 
@@ -609,7 +609,7 @@ def _book(run, rows: list[Row], people: dict[str, int], agent: str, *, now) -> N
                     )
                     if part
                 ),
-                "description": f"Season subscription {row.series.code}, {row.seats} seat(s)"[:300],
+                "description": order_description(row.series, row.seats),
                 "amount": row.amount,
                 "currency": row.currency,
                 "ordered_on": row.purchased_on,

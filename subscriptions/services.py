@@ -196,7 +196,7 @@ def subscription_book(
         customer=person,
         buyer_name=buyer.full_name or person.full_name,
         buyer_address=buyer.postal_address,
-        description=_order_description(series, seats),
+        description=order_description(series, seats),
         amount=price,
         currency=series.currency,
         ordered_on=today,
@@ -271,7 +271,7 @@ def _check_booking(*, series: Series, seats: int, channel: str, actor) -> None:
         raise ValidationError({"series": [_("This series is not on sale.")]})
 
 
-def _order_description(series: Series, seats: int) -> str:
+def order_description(series: Series, seats: int) -> str:
     # Stored in the source language: an accounting record reads the same for every reader.
     return f"Season subscription {series.code}, {seats} seat(s)"
 
