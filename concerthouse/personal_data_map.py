@@ -11,7 +11,7 @@ retention purges and the generated privacy notice all read the map, so they cann
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from django.apps import apps as django_apps
@@ -79,12 +79,37 @@ class LegalHold:
 
 
 @dataclass(frozen=True)
+class Rule:
+    """One retention rule: which rows are past their time at a moment `now`. The retention engine
+    (retention/engine.py) purges them daily, forecasts them, and logs each rule's runs by `code`."""
+
+    code: str  # stable across releases: the run log and the forecast are keyed by it
+    label: str | Promise
+    expired: Callable[[datetime], Q]
+
+
+@dataclass(frozen=True)
 class Retention:
-    """How long rows are kept: told in the notice, applied by the retention purge."""
+    """How long rows are kept: told in the notice, applied by the retention engine.
+
+    A declaration without rules keeps its rows as long as the rows they belong to (a cascade from
+    the person or an order). On the person model, a rule purges whole people: every mapped row is
+    erased as on an Art. 17 request, rows under a legal hold excepted.
+    """
 
     description: str | Promise
-    # Rows past their retention at `now`; None where retention follows another model (a cascade).
-    expired: Callable[[Any], Q] | None = None
+    rules: tuple[Rule, ...] = ()
+    # Work outside the database before rows are deleted, however they are reached (files on disk).
+    before_delete: Callable[[QuerySet], None] | None = None
+
+    def expired(self, now: datetime) -> Q | None:
+        """Rows past any of the rules at `now`, or None when no rule applies."""
+        if not self.rules:
+            return None
+        condition = Q(pk__in=[])
+        for rule in self.rules:
+            condition |= rule.expired(now)
+        return condition
 
 
 @dataclass(frozen=True)
@@ -126,6 +151,7 @@ class Declaration:
 
 _declarations: dict[str, Declaration] = {}
 _exemptions: dict[str, str] = {}
+_exempt_retentions: dict[str, Retention] = {}
 
 
 def register(declaration: Declaration) -> Declaration:
@@ -152,9 +178,12 @@ def register(declaration: Declaration) -> Declaration:
     return declaration
 
 
-def exempt(label: str, *, reason: str) -> None:
-    """Leave a model that looks personal out of the map, saying why (shown in the record)."""
+def exempt(label: str, *, reason: str, retention: Retention | None = None) -> None:
+    """Leave a model that looks personal out of the map, saying why (shown in the record). An
+    exempt model may still have a retention, such as files deleted after a time."""
     _exemptions[label.lower()] = reason
+    if retention is not None:
+        _exempt_retentions[label.lower()] = retention
 
 
 def declarations() -> list[Declaration]:
@@ -163,6 +192,21 @@ def declarations() -> list[Declaration]:
 
 def declaration_for(model: type[models.Model]) -> Declaration | None:
     return _declarations.get(model._meta.label_lower)
+
+
+def retention_of(model: type[models.Model]) -> Retention | None:
+    label = model._meta.label_lower
+    if label in _declarations:
+        return _declarations[label].retention
+    return _exempt_retentions.get(label)
+
+
+def retention_rules() -> list[tuple[type[models.Model], Rule]]:
+    """Every retention rule, declared or exempt, with its model, in a stable order."""
+    found = [(d.model, rule) for d in _declarations.values() for rule in d.retention.rules]
+    for label, retention in _exempt_retentions.items():
+        found += [(django_apps.get_model(label), rule) for rule in retention.rules]
+    return sorted(found, key=lambda pair: pair[1].code)
 
 
 def field_visibility(model: type[models.Model], user) -> dict[str, str]:

@@ -28,6 +28,10 @@ class CustomerQuerySet(models.QuerySet):
         """People whose data may be used at all: not restricted (Art. 18: storage only)."""
         return self.filter(restricted_at__isnull=True)
 
+    def restricted(self):
+        """People whose data may only be stored (Art. 18): not used, and not purged by retention."""
+        return self.filter(restricted_at__isnull=False)
+
     def marketable(self):
         """People who may receive direct marketing as far as their own record goes: not restricted
         and not objecting (Art. 21(2), absolute). Consent to a given list is checked on top."""

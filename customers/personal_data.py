@@ -1,6 +1,7 @@
 from dateutil.relativedelta import relativedelta
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from concerthouse.personal_data_map import (
@@ -10,6 +11,7 @@ from concerthouse.personal_data_map import (
     LegalBasis,
     Retention,
     Right,
+    Rule,
     on_right,
     register,
 )
@@ -18,14 +20,27 @@ from . import services
 from .models import Customer
 
 
-def _customer_expired(now) -> Q:
-    """Leads three years after the last contact (Harmonien's promise); customers a configurable
-    time after the relationship ended. Consent to further storage is checked by the purge."""
-    lead_cutoff = now - relativedelta(years=settings.RETENTION_LEAD_YEARS)
-    ended_cutoff = (now - relativedelta(months=settings.RETENTION_ENDED_CUSTOMER_MONTHS)).date()
-    return Q(kind=Customer.Kind.LEAD, last_activity_at__lt=lead_cutoff) | Q(
-        kind=Customer.Kind.CUSTOMER, relationship_ended_on__lt=ended_cutoff
-    )
+def _without_consent() -> Q:
+    """A confirmed consent is the person's wish to stay (Harmonien: "samtykke til videre
+    lagring"): while one stands, the person is kept whatever the dates say."""
+    from consent.models import Consent
+
+    confirmed = Consent.objects.filter(customer=OuterRef("pk"), state=Consent.State.CONFIRMED)
+    return ~Q(Exists(confirmed))
+
+
+def _lead_expired(now) -> Q:
+    """Harmonien: deleted within three years of the last contact, unless a customer relationship
+    is established or consent to further storage is given."""
+    cutoff = now - relativedelta(years=settings.RETENTION_LEAD_YEARS)
+    return Q(kind=Customer.Kind.LEAD, last_activity_at__lt=cutoff) & _without_consent()
+
+
+def _ended_customer_expired(now) -> Q:
+    """The relationship ended more than the house's period ago (counted in the house's days)."""
+    today = timezone.localdate(now)
+    cutoff = today - relativedelta(months=settings.RETENTION_ENDED_CUSTOMER_MONTHS)
+    return Q(kind=Customer.Kind.CUSTOMER, relationship_ended_on__lt=cutoff) & _without_consent()
 
 
 register(
@@ -70,7 +85,18 @@ register(
                 "storage. Customers: deleted a set time after the customer relationship ends, "
                 "except accounting records the law obliges us to keep."
             ),
-            expired=_customer_expired,
+            rules=(
+                Rule(
+                    code="customers.leads",
+                    label=_("Leads with no customer relationship or consent"),
+                    expired=_lead_expired,
+                ),
+                Rule(
+                    code="customers.ended",
+                    label=_("Customers whose relationship ended"),
+                    expired=_ended_customer_expired,
+                ),
+            ),
         ),
         rectifiable=services.CONTACT_FIELDS,
         rectify=lambda customer, changes, actor: services.customer_update(

@@ -10,6 +10,7 @@ from concerthouse.personal_data_map import (
     LegalBasis,
     Retention,
     Right,
+    Rule,
     on_right,
     register,
 )
@@ -50,7 +51,13 @@ register(
                 "An unconfirmed signup is deleted 30 days after it was made; a confirmed one is "
                 "kept as evidence of your consent while we hold your other data."
             ),
-            expired=_unconfirmed_signup_expired,
+            rules=(
+                Rule(
+                    code="newsletters.unconfirmed_signups",
+                    label=_("Unconfirmed newsletter signups"),
+                    expired=_unconfirmed_signup_expired,
+                ),
+            ),
         ),
         provided_by_person=frozenset({"first_name", "last_name", "language"}),
     )
@@ -77,7 +84,13 @@ register(
         erasure=Erasure.DELETE,
         retention=Retention(
             _("Which newsletters we sent you, and opens: deleted after 24 months."),
-            expired=_delivery_log_expired,
+            rules=(
+                Rule(
+                    code="newsletters.delivery_log",
+                    label=_("Newsletter delivery and open log"),
+                    expired=_delivery_log_expired,
+                ),
+            ),
         ),
     )
 )

@@ -15,7 +15,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from concerthouse.personal_data_map import PERSON_MODEL, declaration_for
+from concerthouse.personal_data_map import PERSON_MODEL, declaration_for, retention_rules
+from retention import engine as retention_engine
 
 from . import emails, executors, notice, services
 from .forms import ReasonForm, RegisterRequestForm, RestrictionForm
@@ -251,4 +252,33 @@ def processors(request):
         request,
         "privacy_requests/dashboard/processors.html",
         {"processors": Processor.objects.all()},
+    )
+
+
+# How far ahead the retention forecast looks.
+FORECAST_DAYS = 30
+
+
+@login_required
+@handles_requests
+def retention(request):
+    """The retention engine's last runs, rule by rule, and what each rule will purge next."""
+    labels = {rule.code: rule.label for _model, rule in retention_rules()}
+    runs = [
+        (run, [(labels.get(log.rule, log.rule), log) for log in run.rules.all()])
+        for run in retention_engine.last_runs(10)
+    ]
+    forecast = [
+        {
+            "label": line.rule.label,
+            "data": line.model._meta.verbose_name_plural,
+            "due": line.due,
+            "within": line.within,
+        }
+        for line in retention_engine.forecast(days=FORECAST_DAYS)
+    ]
+    return render(
+        request,
+        "privacy_requests/dashboard/retention.html",
+        {"runs": runs, "forecast": forecast, "days": FORECAST_DAYS},
     )

@@ -23,6 +23,7 @@ from django.utils.translation import gettext
 
 from concerthouse.audit import untranslated
 from concerthouse.authority import supervisory_authority
+from concerthouse.erasure import erase_people
 from concerthouse.models import AuditEntry
 from concerthouse.personal_data_map import (
     PERSON_MODEL,
@@ -34,6 +35,7 @@ from concerthouse.personal_data_map import (
     exercise_right,
     export_person,
 )
+from retention import journal
 
 from .models import AccessPackage, Processor
 
@@ -259,43 +261,36 @@ def erase_person(person, *, actor=None, spare=None) -> list[HeldRows]:
     which. `spare` is a row the erasure must not touch (the request being executed, whose contact
     details are still needed to send the answer).
 
-    The person's own row goes last, after every row that points at it has been dealt with, and
-    the registered erasure hooks (the suppression list) run first, while the address is known.
+    The registered erasure hooks (the suppression list) run first, while the address is known; the
+    erasure is written to the journal, so that restoring a backup cannot bring the person back.
     """
+    now = timezone.now()
+    held = _holds_of(person, today=timezone.localdate(now))
     exercise_right(Right.ERASURE, person=person, actor=actor)
+    journal.record(person, now=now)
+    erase_people(_people(person), now=now, spare=spare)
+    return held
+
+
+def _holds_of(person, *, today: date) -> list[HeldRows]:
+    """The person's rows a statute still covers today, by model, with the last day of the hold."""
     people = _people(person)
-    today = timezone.localdate()
-    held: list[HeldRows] = []
-    ordered = sorted(declarations(), key=lambda d: d.label == PERSON_MODEL)
-    for declaration in ordered:
-        rows = declaration.rows_of(people)
-        if spare is not None and declaration.model is type(spare):
-            rows = rows.exclude(pk=spare.pk)
-        if declaration.erasure == Erasure.DELETE:
-            rows.delete()
-        elif declaration.erasure == Erasure.ANONYMISE:
-            values = {
-                name: value() if callable(value) else value
-                for name, value in declaration.anonymise.items()
-            }
-            rows.update(**values)
-        elif declaration.erasure == Erasure.HOLD:
-            hold = declaration.legal_hold
-            keep, expired = [], []
-            for row in rows:
-                (keep if hold.held_until(row) >= today else expired).append(row)
-            declaration.model._default_manager.filter(pk__in=[r.pk for r in expired]).delete()
-            if keep:
-                held.append(
-                    HeldRows(
-                        label=declaration.label,
-                        # In the source language: translated when told, in the person's language.
-                        statute=untranslated(hold.statute),
-                        held_until=max(hold.held_until(row) for row in keep),
-                        count=len(keep),
-                    )
+    held = []
+    for declaration in declarations():
+        if declaration.erasure != Erasure.HOLD:
+            continue
+        hold = declaration.legal_hold
+        keep = [row for row in declaration.rows_of(people) if hold.held_until(row) >= today]
+        if keep:
+            held.append(
+                HeldRows(
+                    label=declaration.label,
+                    # In the source language: translated when told, in the person's language.
+                    statute=untranslated(hold.statute),
+                    held_until=max(hold.held_until(row) for row in keep),
+                    count=len(keep),
                 )
-        # Erasure.KEEP (the suppression list): kept on purpose, as a keyed hash.
+            )
     return held
 
 

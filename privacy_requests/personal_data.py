@@ -9,6 +9,7 @@ from concerthouse.personal_data_map import (
     Erasure,
     LegalBasis,
     Retention,
+    Rule,
     exempt,
     register,
 )
@@ -20,12 +21,20 @@ def _requests_of(people) -> Q:
     return Q(customer__in=people.values("pk")) | Q(email__in=people.values("email"))
 
 
-def _expired(now) -> Q:
-    unverified = now - relativedelta(days=settings.RETENTION_UNVERIFIED_REQUEST_DAYS)
-    closed = now - relativedelta(years=settings.RETENTION_CLOSED_REQUEST_YEARS)
-    return Q(state=PrivacyRequest.State.UNVERIFIED, created_at__lt=unverified) | Q(
-        closed_at__lt=closed
-    )
+def _unverified_expired(now) -> Q:
+    cutoff = now - relativedelta(days=settings.RETENTION_UNVERIFIED_REQUEST_DAYS)
+    return Q(state=PrivacyRequest.State.UNVERIFIED, created_at__lt=cutoff)
+
+
+def _answered_expired(now) -> Q:
+    return Q(closed_at__lt=now - relativedelta(years=settings.RETENTION_CLOSED_REQUEST_YEARS))
+
+
+def _delete_package_files(packages) -> None:
+    from .executors import package_path
+
+    for package in packages.only("file_name").iterator():
+        package_path(package).unlink(missing_ok=True)
 
 
 register(
@@ -61,7 +70,18 @@ register(
                 "A request that was never confirmed from its email is deleted after 30 days; an "
                 "answered one is kept for three years to show how we answered it."
             ),
-            expired=_expired,
+            rules=(
+                Rule(
+                    code="privacy_requests.unverified",
+                    label=_("Privacy requests never confirmed from their email"),
+                    expired=_unverified_expired,
+                ),
+                Rule(
+                    code="privacy_requests.answered",
+                    label=_("Answered privacy requests"),
+                    expired=_answered_expired,
+                ),
+            ),
         ),
     )
 )
@@ -79,6 +99,17 @@ exempt(
     "privacy_requests.accesspackage",
     reason="A copy, for the person, of data declared elsewhere; the file is deleted 30 days "
     "after it is made.",
+    retention=Retention(
+        _("Access and portability packages: deleted, file and all, when their time is up."),
+        rules=(
+            Rule(
+                code="privacy_requests.packages",
+                label=_("Access and portability packages"),
+                expired=lambda now: Q(expires_at__lt=now),
+            ),
+        ),
+        before_delete=_delete_package_files,
+    ),
 )
 exempt(
     "privacy_requests.processor",

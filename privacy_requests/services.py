@@ -17,7 +17,7 @@ from concerthouse.personal_data_map import Right, declaration_for, exercise_righ
 from concerthouse.queue import enqueue_on_commit
 
 from . import deadlines, emails, executors
-from .models import AccessPackage, PrivacyRequest, RecipientNotice, RequestEvent
+from .models import PrivacyRequest, RecipientNotice, RequestEvent
 
 HANDLE = "privacy_requests.handle_request"
 REGISTER = "privacy_requests.register_request"
@@ -409,12 +409,3 @@ def privacy_requests_owed() -> dict[str, list]:
         "answers": [(pk, which[state]) for pk, state in answers],
         "recipient_notices": list(notices),
     }
-
-
-def packages_delete_expired() -> int:
-    """Delete the files and rows of packages past their time; returns how many."""
-    expired = list(AccessPackage.objects.filter(expires_at__lt=timezone.now()))
-    for package in expired:
-        executors.package_path(package).unlink(missing_ok=True)
-    AccessPackage.objects.filter(pk__in=[p.pk for p in expired]).delete()
-    return len(expired)

@@ -69,9 +69,3 @@ def sweep_task() -> dict[str, int]:
     for notice_id in owed["recipient_notices"]:
         send_recipient_notice_task.delay(notice_id)
     return {name: len(ids) for name, ids in owed.items()}
-
-
-@shared_task(acks_late=True)
-def delete_expired_packages_task() -> int:
-    """Beat, daily: access and portability packages are deleted 30 days after they were made."""
-    return services.packages_delete_expired()

@@ -12,6 +12,7 @@ from concerthouse.personal_data_map import (
     LegalBasis,
     LegalHold,
     Retention,
+    Rule,
     exempt,
     register,
 )
@@ -81,7 +82,13 @@ register(
         erasure=Erasure.DELETE,
         retention=Retention(
             _("Deleted when the season it was recorded for ends, or when you withdraw consent."),
-            expired=lambda now: Q(season__ends_on__lt=timezone.localdate(now)),
+            rules=(
+                Rule(
+                    code="subscriptions.seating_needs",
+                    label=_("Seating needs of seasons that have ended"),
+                    expired=lambda now: Q(season__ends_on__lt=timezone.localdate(now)),
+                ),
+            ),
         ),
         provided_by_person=frozenset({"needs", "season"}),
     )
@@ -131,7 +138,13 @@ register(
         ),
         retention=Retention(
             _ACCOUNTING_RETENTION,
-            expired=lambda now: accounting.expired(timezone.localdate(now)),
+            rules=(
+                Rule(
+                    code="subscriptions.accounting",
+                    label=_("Orders and payments past the bookkeeping period"),
+                    expired=lambda now: accounting.expired(timezone.localdate(now)),
+                ),
+            ),
         ),
     )
 )
@@ -156,10 +169,8 @@ register(
             statute=_ACCOUNTING_STATUTE,
             held_until=_payment_held_until,
         ),
-        retention=Retention(
-            _ACCOUNTING_RETENTION,
-            expired=lambda now: accounting.expired(timezone.localdate(now), prefix="order__"),
-        ),
+        # Deleted with their order, by the order's rule.
+        retention=Retention(_ACCOUNTING_RETENTION),
     )
 )
 
@@ -178,8 +189,15 @@ register(
         erasure=Erasure.DELETE,
         retention=Retention(
             _("Which information emails we sent you: deleted after 24 months."),
-            expired=lambda now: Q(
-                created_at__lt=now - relativedelta(months=settings.RETENTION_DELIVERY_LOG_MONTHS)
+            rules=(
+                Rule(
+                    code="subscriptions.pre_concert_log",
+                    label=_("Pre-concert email log"),
+                    expired=lambda now: Q(
+                        created_at__lt=now
+                        - relativedelta(months=settings.RETENTION_DELIVERY_LOG_MONTHS)
+                    ),
+                ),
             ),
         ),
     )

@@ -429,13 +429,6 @@ def seating_consent_withdraw(*, customer: Customer, channel: str, actor=None) ->
     return deleted
 
 
-def seating_needs_delete_ended(*, today=None) -> int:
-    """Seating needs serve one season and are deleted once it has ended."""
-    today = today or timezone.localdate()
-    deleted, _rows = SeatingNeed.objects.filter(Q(season__ends_on__lt=today)).delete()
-    return deleted
-
-
 # --- Emails the database says are owed -------------------------------------------------------------
 # Each is claimed (the sent time written and committed) before the slow SMTP call, so that a task
 # that runs twice sends once; a failed send releases the claim for the sweep.

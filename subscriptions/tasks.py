@@ -59,8 +59,6 @@ def sweep_task() -> dict:
 
 @shared_task(acks_late=True)
 def daily_task() -> dict:
-    """Beat, nightly: what the calendar changes. Both are set-based and idempotent."""
-    return {
-        "relationships_ended": services.relationships_end_due(),
-        "seating_needs_deleted": services.seating_needs_delete_ended(),
-    }
+    """Beat, nightly: relationships whose last subscription has run out end (set-based, idempotent).
+    Seating needs of ended seasons go with the retention engine's rules."""
+    return {"relationships_ended": services.relationships_end_due()}

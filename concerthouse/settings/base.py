@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "newsletters",
     "subscriptions",
     "privacy_requests",
+    "retention",
     # Last, so that its post_migrate role sync runs after every app's permissions exist.
     "concerthouse",
 ]
@@ -112,6 +113,27 @@ BLIND_INDEX_KEY = env.str("BLIND_INDEX_KEY", default="")
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="no-reply@example.org")
 
+# --- Retention (DESIGN.md, Retention defaults; per house through the environment) ------------------
+RETENTION_LEAD_YEARS = env.int("RETENTION_LEAD_YEARS", default=3)
+RETENTION_ENDED_CUSTOMER_MONTHS = env.int("RETENTION_ENDED_CUSTOMER_MONTHS", default=13)
+RETENTION_UNCONFIRMED_SIGNUP_DAYS = env.int("RETENTION_UNCONFIRMED_SIGNUP_DAYS", default=30)
+RETENTION_DELIVERY_LOG_MONTHS = env.int("RETENTION_DELIVERY_LOG_MONTHS", default=24)
+RETENTION_UNVERIFIED_REQUEST_DAYS = env.int("RETENTION_UNVERIFIED_REQUEST_DAYS", default=30)
+# Answered requests are kept to show how the house met its duties (Art. 5(2)).
+RETENTION_CLOSED_REQUEST_YEARS = env.int("RETENTION_CLOSED_REQUEST_YEARS", default=3)
+# The daily purge, as a cron line (minute hour day-of-month month day-of-week), in TIME_ZONE.
+RETENTION_PURGE_CRON = env.str("RETENTION_PURGE_CRON", default="45 2 * * *")
+# Rows (or people) per batch: each batch is one transaction, so this bounds memory and lock time.
+RETENTION_BATCH_SIZE = env.int("RETENTION_BATCH_SIZE", default=5000)
+# A run that has not shown a sign of life (one per batch) for this long is resumed by another.
+RETENTION_LEASE_SECONDS = env.int("RETENTION_LEASE_SECONDS", default=10 * 60)
+RETENTION_RESUME_SECONDS = env.float("RETENTION_RESUME_SECONDS", default=10 * 60.0)
+# The erasure journal's file: keep it on storage that is backed up apart from the database, since
+# restoring the database must not roll it back (README, Backups and restores).
+ERASURE_JOURNAL_PATH = env.path(
+    "ERASURE_JOURNAL_PATH", default=BASE_DIR / "private" / "erasure-journal.jsonl"
+)
+
 # --- Celery -----------------------------------------------------------------------------------------
 # Without a broker the tasks run in-process, so that a fresh machine needs nothing but Python.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
@@ -145,9 +167,20 @@ CELERY_BEAT_SCHEDULE = {
         "task": "privacy_requests.tasks.sweep_task",
         "schedule": 5 * 60.0,
     },
-    "privacy-requests-delete-expired-packages": {
-        "task": "privacy_requests.tasks.delete_expired_packages_task",
-        "schedule": crontab(hour=2, minute=15),
+    "retention-purge": {
+        # Every retention rule of the personal-data map (retention/engine.py), once a day.
+        "task": "retention.tasks.purge_task",
+        "schedule": crontab(*RETENTION_PURGE_CRON.split()),
+    },
+    "retention-resume": {
+        # A purge whose worker died is resumed from its checkpoints once its lease runs out.
+        "task": "retention.tasks.resume_task",
+        "schedule": RETENTION_RESUME_SECONDS,
+    },
+    "retention-write-journal": {
+        # Erasure journal entries a lost task never appended to the journal file.
+        "task": "retention.tasks.write_journal_task",
+        "schedule": 5 * 60.0,
     },
     "subscriptions-pre-concert-mail": {
         # The pre-concert information of concerts in the next PRE_CONCERT_MAIL_DAYS days.
@@ -160,7 +193,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 15 * 60.0,
     },
     "subscriptions-daily": {
-        # Relationships whose last subscription ended; seating needs of seasons that ended.
+        # Relationships whose last subscription ended.
         "task": "subscriptions.tasks.daily_task",
         "schedule": crontab(hour=1, minute=30),
     },
@@ -213,12 +246,3 @@ PRIVACY_REQUESTS_PER_ADDRESS_PER_DAY = env.int("PRIVACY_REQUESTS_PER_ADDRESS_PER
 PRIVACY_REQUESTS_PER_CLIENT_PER_HOUR = env.int("PRIVACY_REQUESTS_PER_CLIENT_PER_HOUR", default=10)
 # Files that must never be served as static or media: the access packages.
 PRIVATE_MEDIA_ROOT = env.path("PRIVATE_MEDIA_ROOT", default=BASE_DIR / "private")
-
-# --- Retention (DESIGN.md, Retention defaults; per house through the environment) ------------------
-RETENTION_LEAD_YEARS = env.int("RETENTION_LEAD_YEARS", default=3)
-RETENTION_ENDED_CUSTOMER_MONTHS = env.int("RETENTION_ENDED_CUSTOMER_MONTHS", default=13)
-RETENTION_UNCONFIRMED_SIGNUP_DAYS = env.int("RETENTION_UNCONFIRMED_SIGNUP_DAYS", default=30)
-RETENTION_DELIVERY_LOG_MONTHS = env.int("RETENTION_DELIVERY_LOG_MONTHS", default=24)
-RETENTION_UNVERIFIED_REQUEST_DAYS = env.int("RETENTION_UNVERIFIED_REQUEST_DAYS", default=30)
-# Answered requests are kept to show how the house met its duties (Art. 5(2)).
-RETENTION_CLOSED_REQUEST_YEARS = env.int("RETENTION_CLOSED_REQUEST_YEARS", default=3)

@@ -9,7 +9,8 @@ from django.utils import timezone
 
 from privacy_requests import executors, services
 from privacy_requests.models import AccessPackage, PrivacyRequest, RecipientNotice
-from privacy_requests.tasks import delete_expired_packages_task, send_verification_task, sweep_task
+from privacy_requests.tasks import send_verification_task, sweep_task
+from retention.tasks import purge_task
 from tests.factories import CustomerFactory, subscribe
 
 from .conftest import committed, execute
@@ -79,8 +80,9 @@ def test_packages_are_deleted_after_their_time(open_request, dpo):
     execute(open_request("access", "b@example.se"), dpo)
     old, new = AccessPackage.objects.order_by("id")
     AccessPackage.objects.filter(pk=old.pk).update(expires_at=timezone.now() - timedelta(1))
-    assert delete_expired_packages_task() == 1
+    purge_task()
     assert not executors.package_path(old).exists()
     assert executors.package_path(new).exists()
     assert list(AccessPackage.objects.all()) == [new]
-    assert delete_expired_packages_task() == 0
+    purge_task()
+    assert list(AccessPackage.objects.all()) == [new]

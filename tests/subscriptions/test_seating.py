@@ -20,9 +20,11 @@ from consent.selectors import notice_current
 from customers.models import Customer
 from newsletters.campaigns import campaign_audience
 from newsletters.models import Campaign
+from retention import engine
+from retention.models import Run
+from retention.tasks import purge_task
 from subscriptions import services
 from subscriptions.models import Order, Season, SeasonSubscription, SeatingNeed
-from subscriptions.tasks import daily_task
 from tests.factories import CustomerFactory, subscribe
 
 from .conftest import booking_post, buyer, committed
@@ -323,21 +325,27 @@ def test_needs_of_ended_seasons_are_deleted_and_those_of_running_seasons_kept(se
             notice=seating_notice,
             channel="booking_form",
         )
-    assert services.seating_needs_delete_ended() == 2
+    assert purged(timezone.now()) == 2
     assert list(SeatingNeed.objects.values_list("season", flat=True)) == [last_day.pk]
-    assert services.seating_needs_delete_ended() == 0
-    # The next day the season on its last day has ended too: the nightly task deletes it.
-    assert services.seating_needs_delete_ended(today=today + timedelta(days=1)) == 1
+    assert purged(timezone.now()) == 0
+    # The next day the season on its last day has ended too: the nightly purge deletes it.
+    assert purged(timezone.now() + timedelta(days=1)) == 1
     assert not SeatingNeed.objects.exists()
     # The people and their consent ledger stay.
     assert Customer.objects.count() == 3 and ConsentEvent.objects.count() == 3
 
 
-def test_the_nightly_task_deletes_the_needs_of_ended_seasons(with_needs):
+def purged(now) -> int:
+    """The seating-needs rule's count in a retention run as of `now`."""
+    run = engine.purge(trigger=Run.Trigger.COMMAND, now=now)
+    return run.rules.get(rule="subscriptions.seating_needs").rows
+
+
+def test_the_nightly_purge_deletes_the_needs_of_ended_seasons(with_needs):
     Season.objects.filter(pk=with_needs.series.season_id).update(
         ends_on=timezone.localdate() - timedelta(days=1)
     )
-    assert daily_task.delay().get()["seating_needs_deleted"] == 1
+    purge_task.delay().get()
     assert not SeatingNeed.objects.exists()
 
 

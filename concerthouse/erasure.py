@@ -1,0 +1,96 @@
+"""Deleting and erasing rows in sets, never one object at a time.
+
+Django's `QuerySet.delete()` loads every row into memory once a model has relations or delete
+signals, and then deletes object by object (DESIGN.md, Known traps): a million people would take
+minutes and gigabytes. `delete_rows` walks the relations instead and issues one statement per
+relation, each a subquery on the rows being deleted, so that its cost grows with the schema and not
+with the rows. The Art. 17 executor (one person) and the retention engine (thousands per batch)
+both erase through `erase_people`, so that an erasure means the same thing wherever it comes from.
+"""
+
+from datetime import datetime
+
+from django.db import models
+from django.db.models import ProtectedError, QuerySet
+
+from .personal_data_map import PERSON_MODEL, Erasure, declarations, retention_of
+
+
+def _relations_pointing_at(model: type[models.Model]):
+    # What Django's own Collector follows: reverse foreign keys and one-to-ones, hidden ones included.
+    return [
+        field
+        for field in model._meta.get_fields(include_hidden=True)
+        if field.auto_created and not field.concrete and (field.one_to_one or field.one_to_many)
+    ]
+
+
+def delete_rows(rows: QuerySet) -> int:
+    """Delete `rows` and what their relations cascade to; returns the number of rows deleted.
+
+    Only `CASCADE`, `SET_NULL` and `DO_NOTHING` are followed; a `PROTECT` or `RESTRICT` with rows
+    behind it raises, as Django's delete would. The statements run one after another and each
+    re-reads `rows`, so `rows` must not change meaning as its dependants go: a filter on its own
+    columns or on rows deleted after it, never on rows deleted before it.
+    """
+    model = rows.model
+    retention = retention_of(model)
+    if retention is not None and retention.before_delete is not None:
+        retention.before_delete(rows)
+    deleted = 0
+    for relation in _relations_pointing_at(model):
+        field = relation.field
+        related = relation.related_model._base_manager.filter(**{f"{field.name}__in": rows})
+        on_delete = field.remote_field.on_delete
+        if on_delete is models.CASCADE:
+            deleted += delete_rows(related)
+        elif on_delete is models.SET_NULL:
+            related.update(**{field.name: None})
+        elif on_delete is models.DO_NOTHING:
+            continue
+        elif related.exists():
+            raise ProtectedError(
+                f"{relation.related_model._meta.label} rows protect the rows being deleted",
+                set(),
+            )
+    # The DELETE itself, without the Collector (which would load every row): what Django's
+    # Collector issues for its "fast deletes", on a set whose dependants are already dealt with.
+    return deleted + rows._raw_delete(rows.db)
+
+
+def erase_people(people: QuerySet, *, now: datetime, spare: models.Model | None = None) -> int:
+    """Erase every mapped row of `people` as the map says: delete, anonymise, or keep what a legal
+    hold still covers at `now`; the people go last. Returns how many rows were deleted or changed,
+    the people included.
+
+    `people` must be a stable set (filtered by primary key): every other statement finds its rows
+    through it, and it holds still until the people themselves go, last.
+    `spare` is a row to leave alone (the request being executed, still needed for its answer).
+    The erasure hooks (the suppression list) are the caller's: a retention purge is not a request.
+    """
+    touched = 0
+    person_declaration = None
+    for declaration in declarations():
+        if declaration.label == PERSON_MODEL:
+            person_declaration = declaration
+            continue
+        rows = declaration.rows_of(people)
+        if spare is not None and declaration.model is type(spare):
+            rows = rows.exclude(pk=spare.pk)
+        if declaration.erasure == Erasure.DELETE:
+            touched += delete_rows(rows)
+        elif declaration.erasure == Erasure.ANONYMISE:
+            values = {
+                name: value() if callable(value) else value
+                for name, value in declaration.anonymise.items()
+            }
+            touched += rows.update(**values)
+        elif declaration.erasure == Erasure.HOLD:
+            # Only what the statute no longer covers goes; the rest loses its link to the person
+            # when the person is deleted (the foreign key is SET_NULL, checked by register()).
+            expired = declaration.retention.expired(now)
+            if expired is not None:
+                touched += delete_rows(rows.filter(expired))
+        # Erasure.KEEP (the suppression list): kept on purpose, as a keyed hash.
+    assert person_declaration is not None, "the person model must be declared"
+    return touched + delete_rows(people)

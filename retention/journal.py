@@ -1,0 +1,204 @@
+"""The erasure journal: what makes an erasure survive the restore of a database backup.
+
+Every Art. 17 erasure adds an entry of keyed hashes (the person's public id and address under
+BLIND_INDEX_KEY), in the database with the erasure itself and then, by a task, in an append-only
+file outside the database (ERASURE_JOURNAL_PATH), since a restore rolls the table back too. After a
+restore, `reapply` reads both and erases again every person the backup brought back. Retention
+purges need no journal: their rules are dates, and the next run finds the same rows expired.
+"""
+
+import json
+import logging
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from django.apps import apps
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from concerthouse.encryption import blind_index
+from concerthouse.erasure import erase_people
+from concerthouse.personal_data_map import PERSON_MODEL, Right, declaration_for, exercise_right
+from concerthouse.queue import enqueue_on_commit
+from customers.validators import normalise_email
+
+from .models import ErasureJournalEntry
+
+logger = logging.getLogger(__name__)
+
+# Rows read per query when the register is searched for people a restore brought back.
+_SCAN_BATCH = 5000
+
+
+def person_hash(public_id) -> str:
+    return blind_index(str(public_id), purpose="erasure_journal_person")
+
+
+def email_hash(email: str) -> str:
+    return blind_index(normalise_email(email), purpose="erasure_journal_email")
+
+
+def record(person, *, now: datetime) -> ErasureJournalEntry:
+    """Journal the erasure of `person`, in the erasure's own transaction."""
+    from .tasks import write_journal_task
+
+    entry = ErasureJournalEntry.objects.create(
+        erased_at=now,
+        person_hash=person_hash(person.public_id),
+        email_hash=email_hash(person.email),
+    )
+    enqueue_on_commit(write_journal_task)
+    return entry
+
+
+def journal_path() -> Path:
+    return Path(settings.ERASURE_JOURNAL_PATH)
+
+
+def write_pending() -> int:
+    """Append the entries not yet in the file; returns how many. Safe to run twice at once: the
+    rows are claimed with SKIP LOCKED, and a line written twice is read once (entries have ids)."""
+    written = 0
+    while True:
+        with transaction.atomic():
+            entries = list(
+                ErasureJournalEntry.objects.select_for_update(skip_locked=True)
+                .filter(written_at__isnull=True)
+                .order_by("erased_at", "id")[:1000]
+            )
+            if not entries:
+                return written
+            path = journal_path()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("a", encoding="utf-8") as journal:
+                for entry in entries:
+                    journal.write(json.dumps(_line(entry)) + "\n")
+                journal.flush()
+                os.fsync(journal.fileno())
+            ErasureJournalEntry.objects.filter(pk__in=[e.pk for e in entries]).update(
+                written_at=timezone.now()
+            )
+            written += len(entries)
+
+
+def _line(entry: ErasureJournalEntry) -> dict:
+    return {
+        "id": str(entry.id),
+        "erased_at": entry.erased_at.isoformat(),
+        "person": entry.person_hash,
+        "email": entry.email_hash,
+    }
+
+
+def read_file(path: Path | None = None) -> list[dict]:
+    path = path or journal_path()
+    if not path.exists():
+        return []
+    with path.open(encoding="utf-8") as journal:
+        return [json.loads(line) for line in journal if line.strip()]
+
+
+@dataclass(frozen=True)
+class Reapplied:
+    entries: int  # entries in the journal, file and table together
+    restored_entries: int  # entries the table had lost (the restore rolled them back)
+    people: int  # people the restore brought back, erased again
+    requests: int  # privacy requests that held an erased address again, anonymised
+
+
+def reapply(*, path: Path | None = None) -> Reapplied:
+    """Erase again everyone the journal says was erased and a restored backup brought back."""
+    entries = {line["id"]: line for line in read_file(path)}
+    in_table = {
+        str(entry.id): entry
+        for entry in ErasureJournalEntry.objects.all().iterator(chunk_size=2000)
+    }
+    missing = [line for key, line in entries.items() if key not in in_table]
+    ErasureJournalEntry.objects.bulk_create(
+        [
+            ErasureJournalEntry(
+                id=line["id"],
+                erased_at=parse_datetime(line["erased_at"]),
+                person_hash=line["person"],
+                email_hash=line["email"],
+                written_at=timezone.now(),
+            )
+            for line in missing
+        ],
+        batch_size=1000,
+        ignore_conflicts=True,
+    )
+    for key, entry in in_table.items():
+        entries.setdefault(key, _line(entry))
+    people = _erase_returned_people({line["person"] for line in entries.values()})
+    erased_at = {}
+    for line in entries.values():
+        when = parse_datetime(line["erased_at"])
+        erased_at[line["email"]] = max(when, erased_at.get(line["email"], when))
+    requests = _anonymise_returned_requests(erased_at)
+    write_pending()
+    result = Reapplied(
+        entries=len(entries), restored_entries=len(missing), people=people, requests=requests
+    )
+    logger.info("erasures re-applied: %s", result)
+    return result
+
+
+def _erase_returned_people(hashes: set[str]) -> int:
+    """The journal cannot be reversed: hash every person's public id and compare, in batches."""
+    if not hashes:
+        return 0
+    Person = apps.get_model(PERSON_MODEL)
+    erased, last = 0, None
+    while True:
+        page = Person._base_manager.order_by("pk")
+        if last is not None:
+            page = page.filter(pk__gt=last)
+        rows = list(page.values_list("pk", "public_id")[:_SCAN_BATCH])
+        if not rows:
+            return erased
+        last = rows[-1][0]
+        returned = [pk for pk, public_id in rows if person_hash(public_id) in hashes]
+        for person in Person._base_manager.filter(pk__in=returned):
+            with transaction.atomic():
+                # The suppression list too may have been rolled back: the hooks add it again.
+                exercise_right(Right.ERASURE, person=person)
+                erase_people(Person._base_manager.filter(pk=person.pk), now=timezone.now())
+            erased += 1
+
+
+def _anonymise_returned_requests(erased_at: dict[str, datetime]) -> int:
+    """Requests outlive the person, anonymised by the erasure: a restore may bring their address
+    back. Only requests made before the erasure (the same address may write to us again later),
+    and not an erasure request whose answer is still owed: it forgets the address once answered
+    (privacy_request_redact_if_answered)."""
+    if not erased_at:
+        return 0
+    PrivacyRequest = apps.get_model("privacy_requests", "PrivacyRequest")
+    values = {
+        name: value() if callable(value) else value
+        for name, value in declaration_for(PrivacyRequest).anonymise.items()
+    }
+    anonymised, last = 0, None
+    while True:
+        page = (
+            PrivacyRequest._base_manager.exclude(email="")
+            .exclude(kind=PrivacyRequest.Kind.ERASURE, closing_notice_sent_at__isnull=True)
+            .order_by("pk")
+        )
+        if last is not None:
+            page = page.filter(pk__gt=last)
+        rows = list(page.values_list("pk", "email", "created_at")[:_SCAN_BATCH])
+        if not rows:
+            return anonymised
+        last = rows[-1][0]
+        returned = [
+            pk
+            for pk, email, created_at in rows
+            if (when := erased_at.get(email_hash(email))) is not None and created_at <= when
+        ]
+        anonymised += PrivacyRequest._base_manager.filter(pk__in=returned).update(**values)
