@@ -36,6 +36,24 @@ def _lead_expired(now) -> Q:
     return Q(kind=Customer.Kind.LEAD, last_activity_at__lt=cutoff) & _without_consent()
 
 
+def _unconfirmed_signup_expired(now) -> Q:
+    """Someone known only from a newsletter signup they never confirmed: they gave no consent, so
+    nothing allows keeping them beyond the signup's own 30 days. A person who confirmed once (and
+    perhaps unsubscribed since) is a lead like any other; a new signup (a consent given within the
+    period) starts the 30 days again."""
+    from consent.models import ConsentEvent
+
+    cutoff = now - relativedelta(days=settings.RETENTION_UNCONFIRMED_SIGNUP_DAYS)
+    events = ConsentEvent.objects.filter(customer=OuterRef("pk"))
+    return Q(
+        ~Q(Exists(events.filter(action=ConsentEvent.Action.CONFIRMED))),
+        ~Q(Exists(events.filter(at__gte=cutoff))),
+        kind=Customer.Kind.LEAD,
+        source=Customer.Source.WEB_SIGNUP,
+        last_activity_at__lt=cutoff,
+    )
+
+
 def _ended_customer_expired(now) -> Q:
     """The relationship ended more than the house's period ago (counted in the house's days)."""
     today = timezone.localdate(now)
@@ -83,13 +101,20 @@ register(
                 "Prospects we met at fairs, meetings or by correspondence: deleted three years "
                 "after the last contact unless you become a customer or consent to further "
                 "storage. Customers: deleted a set time after the customer relationship ends, "
-                "except accounting records the law obliges us to keep."
+                "except accounting records the law obliges us to keep. If you signed up for a "
+                "newsletter and never confirmed it, and are not otherwise known to us: deleted 30 "
+                "days after signing up."
             ),
             rules=(
                 Rule(
                     code="customers.leads",
                     label=_("Leads with no customer relationship or consent"),
                     expired=_lead_expired,
+                ),
+                Rule(
+                    code="customers.unconfirmed",
+                    label=_("People who signed up on the website and never confirmed"),
+                    expired=_unconfirmed_signup_expired,
                 ),
                 Rule(
                     code="customers.ended",
