@@ -151,6 +151,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * 60 * 60}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
+# A cron line's fields, in cron's order (Celery's crontab takes day_of_week before day_of_month).
+_CRON_FIELDS = ("minute", "hour", "day_of_month", "month_of_year", "day_of_week")
 CELERY_BEAT_SCHEDULE = {
     "customers-reencrypt-identifiers-weekly": {
         # Finishes a key rotation that was started but not completed, and is a no-op otherwise.
@@ -170,7 +172,7 @@ CELERY_BEAT_SCHEDULE = {
     "retention-purge": {
         # Every retention rule of the personal-data map (retention/engine.py), once a day.
         "task": "retention.tasks.purge_task",
-        "schedule": crontab(*RETENTION_PURGE_CRON.split()),
+        "schedule": crontab(**dict(zip(_CRON_FIELDS, RETENTION_PURGE_CRON.split(), strict=True))),
     },
     "retention-resume": {
         # A purge whose worker died is resumed from its checkpoints once its lease runs out.
