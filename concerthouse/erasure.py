@@ -70,9 +70,15 @@ def erase_people(people: QuerySet, *, now: datetime, spare: models.Model | None 
     """
     touched = 0
     person_declaration = None
-    for declaration in declarations():
+    # Deletions before anonymisations: anonymising changes columns (a request's address) through
+    # which other declarations find the person's rows (the request's packages).
+    for declaration in sorted(declarations(), key=lambda d: d.erasure == Erasure.ANONYMISE):
         if declaration.label == PERSON_MODEL:
             person_declaration = declaration
+            continue
+        if declaration.erasure == Erasure.KEEP:
+            # The suppression list: kept on purpose, as a keyed hash. (Not even looked up: its
+            # rows are found by hashing every person's address.)
             continue
         rows = declaration.rows_of(people)
         if spare is not None and declaration.model is type(spare):
@@ -91,6 +97,5 @@ def erase_people(people: QuerySet, *, now: datetime, spare: models.Model | None 
             expired = declaration.retention.expired(now)
             if expired is not None:
                 touched += delete_rows(rows.filter(expired))
-        # Erasure.KEEP (the suppression list): kept on purpose, as a keyed hash.
     assert person_declaration is not None, "the person model must be declared"
     return touched + delete_rows(people)

@@ -21,11 +21,16 @@ from .models import Customer
 
 
 def _without_consent() -> Q:
-    """A confirmed consent is the person's wish to stay (Harmonien: "samtykke til videre
-    lagring"): while one stands, the person is kept whatever the dates say."""
-    from consent.models import Consent
+    """A confirmed consent to hear from us is the person's wish to stay (Harmonien: "samtykke til
+    videre lagring"): while one stands, the person is kept whatever the dates say. The Art. 9
+    consent for seating needs is not one: it serves a season, and goes with it."""
+    from consent.models import MARKETING_KINDS, Consent
 
-    confirmed = Consent.objects.filter(customer=OuterRef("pk"), state=Consent.State.CONFIRMED)
+    confirmed = Consent.objects.filter(
+        customer=OuterRef("pk"),
+        state=Consent.State.CONFIRMED,
+        purpose__kind__in=MARKETING_KINDS,
+    )
     return ~Q(Exists(confirmed))
 
 
@@ -39,8 +44,8 @@ def _lead_expired(now) -> Q:
 def _unconfirmed_signup_expired(now) -> Q:
     """Someone known only from a newsletter signup they never confirmed: they gave no consent, so
     nothing allows keeping them beyond the signup's own 30 days. A person who confirmed once (and
-    perhaps unsubscribed since) is a lead like any other; a new signup (a consent given within the
-    period) starts the 30 days again."""
+    perhaps unsubscribed since) is a lead like any other; signing up again counts as contact
+    (newsletter_signup moves `last_activity_at`), so it starts the 30 days again."""
     from consent.models import ConsentEvent
 
     cutoff = now - relativedelta(days=settings.RETENTION_UNCONFIRMED_SIGNUP_DAYS)

@@ -23,8 +23,9 @@ def _of(people) -> Q:
 
 
 def _unconfirmed_signup_expired(now) -> Q:
+    # From the last time a link was asked for: signing up again starts the period again.
     cutoff = now - relativedelta(days=settings.RETENTION_UNCONFIRMED_SIGNUP_DAYS)
-    return Q(confirmed_at__isnull=True, created_at__lt=cutoff)
+    return Q(confirmed_at__isnull=True, confirmation_requested_at__lt=cutoff)
 
 
 def _delivery_log_expired(now) -> Q:

@@ -119,6 +119,10 @@ def newsletter_signup(
         if now - signup.confirmation_requested_at >= RESEND_AFTER:
             signup.confirmation_requested_at = now
         signup.save()
+    if signup.confirmation_requested_at == now:
+        # A new request for the link is contact: the retention of unconfirmed signups (and of the
+        # person they alone brought in) counts from it.
+        Customer.objects.filter(pk=person.pk).update(last_activity_at=now)
     for notice in notices:
         consent_give(
             customer=person,

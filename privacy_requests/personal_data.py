@@ -1,5 +1,6 @@
 from dateutil.relativedelta import relativedelta
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
@@ -14,7 +15,7 @@ from concerthouse.personal_data_map import (
     register,
 )
 
-from .models import PrivacyRequest
+from .models import AccessPackage, PrivacyRequest
 
 
 def _requests_of(people) -> Q:
@@ -31,10 +32,17 @@ def _answered_expired(now) -> Q:
 
 
 def _delete_package_files(packages) -> None:
+    """The files go once their rows' deletion has committed: a batch that rolls back must not leave
+    rows whose files are gone."""
     from .executors import package_path
 
-    for package in packages.only("file_name").iterator():
-        package_path(package).unlink(missing_ok=True)
+    paths = [package_path(package) for package in packages.only("file_name")]
+
+    def unlink():
+        for path in paths:
+            path.unlink(missing_ok=True)
+
+    transaction.on_commit(unlink)
 
 
 register(
@@ -95,21 +103,35 @@ exempt(
     "privacy_requests.recipientnotice",
     reason="Which recipient was told of a correction or erasure, and when; no personal data.",
 )
-exempt(
-    "privacy_requests.accesspackage",
-    reason="A copy, for the person, of data declared elsewhere; the file is deleted 30 days "
-    "after it is made.",
-    retention=Retention(
-        _("Access and portability packages: deleted, file and all, when their time is up."),
-        rules=(
-            Rule(
-                code="privacy_requests.packages",
-                label=_("Access and portability packages"),
-                expired=lambda now: Q(expires_at__lt=now),
-            ),
+register(
+    Declaration(
+        model=AccessPackage,
+        fields={
+            "file_name": Category.BEHAVIOURAL,
+            "created_at": Category.BEHAVIOURAL,
+            "expires_at": Category.BEHAVIOURAL,
+            "downloaded_at": Category.BEHAVIOURAL,
+        },
+        purpose=_(
+            "Giving you the copy of your data you asked for (GDPR Art. 15 and 20), to download "
+            "through a link that only you receive"
         ),
-        before_delete=_delete_package_files,
-    ),
+        legal_basis=LegalBasis.LEGAL_OBLIGATION,
+        # A copy of everything else: it goes with the person, file and all.
+        owned_by=lambda people: Q(request__in=PrivacyRequest.objects.filter(_requests_of(people))),
+        erasure=Erasure.DELETE,
+        retention=Retention(
+            _("Access and portability packages: deleted, file and all, when their time is up."),
+            rules=(
+                Rule(
+                    code="privacy_requests.packages",
+                    label=_("Access and portability packages"),
+                    expired=lambda now: Q(expires_at__lt=now),
+                ),
+            ),
+            before_delete=_delete_package_files,
+        ),
+    )
 )
 exempt(
     "privacy_requests.processor",

@@ -72,17 +72,28 @@ def write_pending() -> int:
             )
             if not entries:
                 return written
-            path = journal_path()
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with path.open("a", encoding="utf-8") as journal:
-                for entry in entries:
-                    journal.write(json.dumps(_line(entry)) + "\n")
-                journal.flush()
-                os.fsync(journal.fileno())
+            _append([_line(entry) for entry in entries])
             ErasureJournalEntry.objects.filter(pk__in=[e.pk for e in entries]).update(
                 written_at=timezone.now()
             )
             written += len(entries)
+
+
+def _append(lines: list[dict]) -> None:
+    if not lines:
+        return
+    path = journal_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a+", encoding="utf-8") as journal:
+        # A crash may have torn the last line: the next entry must not be glued onto it.
+        if journal.tell() > 0:
+            journal.seek(journal.tell() - 1)
+            if journal.read(1) != "\n":
+                journal.write("\n")
+        for line in lines:
+            journal.write(json.dumps(line) + "\n")
+        journal.flush()
+        os.fsync(journal.fileno())
 
 
 def _line(entry: ErasureJournalEntry) -> dict:
@@ -95,11 +106,22 @@ def _line(entry: ErasureJournalEntry) -> dict:
 
 
 def read_file(path: Path | None = None) -> list[dict]:
+    """The file's entries; a line torn by a crash while writing is skipped (its entry is still in
+    the table, unwritten, and is appended again)."""
     path = path or journal_path()
     if not path.exists():
         return []
-    with path.open(encoding="utf-8") as journal:
-        return [json.loads(line) for line in journal if line.strip()]
+    entries = []
+    with path.open(encoding="utf-8", errors="replace") as journal:
+        for number, line in enumerate(journal, start=1):
+            if not line.strip():
+                continue
+            try:
+                entry = json.loads(line)
+                entries.append({key: entry[key] for key in ("id", "erased_at", "person", "email")})
+            except (ValueError, KeyError, TypeError):
+                logger.warning("erasure journal: line %d is unreadable and skipped", number)
+    return entries
 
 
 @dataclass(frozen=True)
@@ -111,8 +133,16 @@ class Reapplied:
 
 
 def reapply(*, path: Path | None = None) -> Reapplied:
-    """Erase again everyone the journal says was erased and a restored backup brought back."""
-    entries = {line["id"]: line for line in read_file(path)}
+    """Erase again everyone the journal says was erased and a restored backup brought back.
+
+    The journal is the union of the table, the file and, if given, another copy of the file
+    (`path`); afterwards the table and the file each hold all of it again.
+    """
+    in_file = {line["id"]: line for line in read_file()}
+    entries = dict(in_file)
+    if path is not None and path != journal_path():
+        for line in read_file(path):
+            entries.setdefault(line["id"], line)
     in_table = {
         str(entry.id): entry
         for entry in ErasureJournalEntry.objects.all().iterator(chunk_size=2000)
@@ -125,12 +155,19 @@ def reapply(*, path: Path | None = None) -> Reapplied:
                 erased_at=parse_datetime(line["erased_at"]),
                 person_hash=line["person"],
                 email_hash=line["email"],
-                written_at=timezone.now(),
+                # Entries only another copy had are written to the file below.
+                written_at=timezone.now() if line["id"] in in_file else None,
             )
             for line in missing
         ],
         batch_size=1000,
         ignore_conflicts=True,
+    )
+    # The file gets back what only the table had (a file lost, or replaced by an older copy).
+    only_in_table = [entry for key, entry in in_table.items() if key not in in_file]
+    _append([_line(entry) for entry in only_in_table])
+    ErasureJournalEntry.objects.filter(pk__in=[e.pk for e in only_in_table]).update(
+        written_at=timezone.now()
     )
     for key, entry in in_table.items():
         entries.setdefault(key, _line(entry))

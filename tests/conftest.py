@@ -77,6 +77,13 @@ def private_files(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def erasure_journal_file(settings, tmp_path):
+    """The erasure journal goes to a file of the test's own, never to the project's private/."""
+    settings.ERASURE_JOURNAL_PATH = tmp_path / "journal" / "erasure-journal.jsonl"
+    return settings.ERASURE_JOURNAL_PATH
+
+
+@pytest.fixture(autouse=True)
 def source_language():
     """A request through the test client leaves its language active in the thread; every test
     starts from the source language instead of the last page's."""

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 from django.core import mail
-from django.test import Client
+from django.test import Client, TestCase
 from django.utils import timezone
 
 from privacy_requests import executors, services
@@ -80,7 +80,8 @@ def test_packages_are_deleted_after_their_time(open_request, dpo):
     execute(open_request("access", "b@example.se"), dpo)
     old, new = AccessPackage.objects.order_by("id")
     AccessPackage.objects.filter(pk=old.pk).update(expires_at=timezone.now() - timedelta(1))
-    purge_task()
+    with TestCase.captureOnCommitCallbacks(execute=True):  # the files go once the rows have
+        purge_task()
     assert not executors.package_path(old).exists()
     assert executors.package_path(new).exists()
     assert list(AccessPackage.objects.all()) == [new]

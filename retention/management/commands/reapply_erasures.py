@@ -16,18 +16,17 @@ class Command(BaseCommand):
         parser.add_argument(
             "--journal",
             type=Path,
-            help="the journal file (default: ERASURE_JOURNAL_PATH)",
+            help="another copy of the journal file to read as well as ERASURE_JOURNAL_PATH "
+            "(a copy from off-site storage, say)",
         )
 
     def handle(self, *args, journal: Path | None, **options):
         from retention import journal as erasure_journal
 
-        path = journal or erasure_journal.journal_path()
-        if not path.exists():
-            self.stderr.write(
-                f"No journal file at {path}: only the database's own entries are re-applied."
-            )
-        result = erasure_journal.reapply(path=path)
+        for path in {erasure_journal.journal_path(), journal} - {None}:
+            if not path.exists():
+                self.stderr.write(f"No journal file at {path}.")
+        result = erasure_journal.reapply(path=journal)
         self.stdout.write(
             f"{result.entries} erasures in the journal ({result.restored_entries} missing from "
             f"the database, put back); {result.people} people erased again; {result.requests} "
