@@ -8,6 +8,7 @@ with the rows. The Art. 17 executor (one person) and the retention engine (thous
 both erase through `erase_people`, so that an erasure means the same thing wherever it comes from.
 """
 
+from collections.abc import Collection
 from datetime import datetime
 
 from django.db import models
@@ -25,13 +26,14 @@ def _relations_pointing_at(model: type[models.Model]):
     ]
 
 
-def delete_rows(rows: QuerySet) -> int:
+def delete_rows(rows: QuerySet, *, cleared: Collection[type[models.Model]] = ()) -> int:
     """Delete `rows` and what their relations cascade to; returns the number of rows deleted.
 
     Only `CASCADE`, `SET_NULL` and `DO_NOTHING` are followed; a `PROTECT` or `RESTRICT` with rows
     behind it raises, as Django's delete would. The statements run one after another and each
     re-reads `rows`, so `rows` must not change meaning as its dependants go: a filter on its own
     columns or on rows deleted after it, never on rows deleted before it.
+    A cascade into a model in `cleared` is left out: the caller has deleted those rows already.
     """
     model = rows.model
     retention = retention_of(model)
@@ -42,6 +44,8 @@ def delete_rows(rows: QuerySet) -> int:
         field = relation.field
         related = relation.related_model._base_manager.filter(**{f"{field.name}__in": rows})
         on_delete = field.remote_field.on_delete
+        if on_delete is models.CASCADE and relation.related_model in cleared:
+            continue
         if on_delete is models.CASCADE:
             deleted += delete_rows(related)
         elif on_delete is models.SET_NULL:
@@ -70,6 +74,7 @@ def erase_people(people: QuerySet, *, now: datetime, spare: models.Model | None 
     """
     touched = 0
     person_declaration = None
+    deleted = set()  # the models whose rows of `people` are gone
     # Deletions before anonymisations: anonymising changes columns (a request's address) through
     # which other declarations find the person's rows (the request's packages).
     for declaration in sorted(declarations(), key=lambda d: d.erasure == Erasure.ANONYMISE):
@@ -85,6 +90,8 @@ def erase_people(people: QuerySet, *, now: datetime, spare: models.Model | None 
             rows = rows.exclude(pk=spare.pk)
         if declaration.erasure == Erasure.DELETE:
             touched += delete_rows(rows)
+            if spare is None or declaration.model is not type(spare):
+                deleted.add(declaration.model)
         elif declaration.erasure == Erasure.ANONYMISE:
             values = {
                 name: value() if callable(value) else value
@@ -98,4 +105,8 @@ def erase_people(people: QuerySet, *, now: datetime, spare: models.Model | None 
             if expired is not None:
                 touched += delete_rows(rows.filter(expired))
     assert person_declaration is not None, "the person model must be declared"
-    return touched + delete_rows(people)
+    # The people, and what still points at them: held rows lose their link (SET_NULL), anything
+    # outside the map cascades. What the map deleted above is not looked for a second time (a
+    # statement per table, for nothing): a declaration finds a person's rows by their key to the
+    # person, and if one missed a row, the foreign key would refuse the commit, not let it pass.
+    return touched + delete_rows(people, cleared=deleted)

@@ -10,16 +10,20 @@ Rows of restricted people are skipped (Art. 18: storage only), and so is what a 
 covers: the accounting rule is the hold itself, and erasing a person keeps their held records.
 """
 
+import functools
 import logging
+import operator
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.apps import apps
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, models, transaction
-from django.db.models import F, ProtectedError, QuerySet
+from django.db import IntegrityError, connection, models, transaction
+from django.db.models import F, Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from concerthouse.erasure import delete_rows, erase_people
@@ -37,11 +41,29 @@ class LostLock(Exception):
 def candidates(model: type[models.Model], rule: Rule, as_of: datetime) -> QuerySet:
     """The rows `rule` purges at `as_of`: past their time, and not a restricted person's."""
     rows = model._base_manager.filter(rule.expired(as_of))
+    people = apps.get_model(PERSON_MODEL)._default_manager
+    if model is people.model:
+        # A person's own row says whether they are restricted: a filter on the row, where the
+        # map's "rows of the restricted" would be a subquery reading the whole register again
+        # for every batch (restricted people are a handful, and have no index of their own).
+        return rows & people.processable()
     declaration = declaration_for(model)
     if declaration is not None:
-        restricted = apps.get_model(PERSON_MODEL)._default_manager.restricted()
-        rows = rows.exclude(declaration.owned_by(restricted))
+        rows = rows.exclude(declaration.owned_by(people.restricted()))
     return rows
+
+
+def _with_keys(model: type[models.Model], keys: list) -> QuerySet:
+    """The rows of `model` with these primary keys: a batch, which every statement of its purge
+    finds its rows through. PostgreSQL gets the keys as one array, written out once: as thousands
+    of placeholders, or as a list the driver adapts anew for every statement, they would cost more
+    to send than the rows cost to delete."""
+    if connection.vendor == "postgresql":
+        array = "{" + ",".join(str(key) for key in keys) + "}"
+        pk_type = model._meta.pk.rel_db_type(connection)
+        in_array = RawSQL(f"SELECT unnest(%s::{pk_type}[])", (array,))  # noqa: S611 (a type name)
+        return model._base_manager.filter(pk__in=in_array)
+    return model._base_manager.filter(pk__in=keys)
 
 
 # --- Forecast ----------------------------------------------------------------------------------
@@ -54,18 +76,46 @@ class Forecast:
 
 
 def forecast(*, now: datetime | None = None, days: int = 30) -> list[Forecast]:
-    """What each rule would purge now and within `days`, counted with the run's own query."""
+    """What each rule would purge now and within `days`, counted with the run's own query. A row
+    whose person a person rule erases first is counted there, as the run counts it: among that
+    rule's related rows, not again under its own rule."""
     now = now or timezone.now()
     horizon = now + timedelta(days=days)
-    return [
-        Forecast(
-            rule=rule,
-            model=model,
-            due=candidates(model, rule, now).count(),
-            within=candidates(model, rule, horizon).count(),
+    lines = []
+    for model, rule in _rules():
+        due = _not_erased_first(candidates(model, rule, now), now)
+        later = _not_erased_first(candidates(model, rule, horizon), horizon)
+        lines.append(
+            Forecast(
+                rule=rule,
+                model=model,
+                due=due.count(),
+                # What goes tonight, and what will have gone by the horizon of the rest.
+                within=model._base_manager.filter(
+                    Q(pk__in=due.values("pk")) | Q(pk__in=later.values("pk"))
+                ).count(),
+            )
         )
-        for model, rule in retention_rules()
-    ]
+    return lines
+
+
+def _not_erased_first(rows: QuerySet, as_of: datetime) -> QuerySet:
+    declaration = declaration_for(rows.model)
+    if declaration is None or declaration.label == PERSON_MODEL:
+        return rows
+    Person = apps.get_model(PERSON_MODEL)
+    expired = [rule.expired(as_of) for model, rule in _rules() if model is Person]
+    if not expired:
+        return rows
+    # One filter of OR-ed conditions (querysets OR-ed with `|` mislabel their subqueries).
+    due = Person._default_manager.processable().filter(functools.reduce(operator.or_, expired))
+    return rows.exclude(declaration.owned_by(due))
+
+
+def _rules() -> list:
+    """The map's rules, those that erase whole people first: their people's rows go with them,
+    so that the rules on those rows find only what remains (and the forecast can say so)."""
+    return sorted(retention_rules(), key=lambda pair: pair[0]._meta.label_lower != PERSON_MODEL)
 
 
 # --- Runs --------------------------------------------------------------------------------------
@@ -78,7 +128,7 @@ def purge(*, trigger: str, now: datetime | None = None, resume_only: bool = Fals
     logger.info("retention run %s started (as of %s)", run.pk, run.as_of.isoformat())
     try:
         failed = False
-        for model, rule in retention_rules():
+        for model, rule in _rules():
             failed |= not _apply(run, model, rule)
     except LostLock:
         logger.warning("retention run %s was taken over by another worker; stopping", run.pk)
@@ -164,7 +214,7 @@ def _apply(run: Run, model: type[models.Model], rule: Rule) -> bool:
                     log.finished_at = timezone.now()
                     log.save(update_fields=["finished_at"])
                     break
-                batch = model._base_manager.filter(pk__in=keys)
+                batch = _with_keys(model, keys)
                 touched = erase_people(batch, now=run.as_of) if erase else delete_rows(batch)
                 log.last_pk = keys[-1]
                 RuleRun.objects.filter(pk=log.pk).update(
@@ -174,8 +224,12 @@ def _apply(run: Run, model: type[models.Model], rule: Rule) -> bool:
                     batches=F("batches") + 1,
                     seconds=F("seconds") + (time.monotonic() - started),
                 )
-        except (DatabaseError, ProtectedError) as error:
-            # The kind of error only: a database's message may quote a row's values.
+        except (LostLock, SoftTimeLimitExceeded):
+            raise
+        except Exception as error:
+            # One rule's failure (a database error, a package file that cannot be removed) must
+            # not stop the others, today or on any later day: the rule is marked failed and the
+            # run goes on. The kind of error only: its message may quote a row's values.
             RuleRun.objects.filter(pk=log.pk).update(
                 error=type(error).__name__, finished_at=timezone.now()
             )

@@ -362,13 +362,6 @@ def test_a_resumed_run_keeps_an_earlier_rule_s_failure_and_does_not_retry_it(
     assert rows_per_rule(run)["privacy_requests.unverified"] == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine._apply catches only DatabaseError and ProtectedError: any other error of one "
-    "rule (here the package files cannot be deleted) reaches purge()'s BaseException handler, which "
-    "leaves the run interrupted and re-raises; every resume fails on the same batch, purge_task "
-    "raises before it starts a fresh run, and no rule after it ever runs again",
-)
 def test_an_error_outside_the_database_fails_its_rule_and_does_not_stop_retention(
     make_leads, monkeypatch, dpo
 ):
