@@ -53,6 +53,15 @@ def candidates(model: type[models.Model], rule: Rule, as_of: datetime) -> QueryS
     return rows
 
 
+def skipped(model: type[models.Model], rule: Rule, as_of: datetime) -> QuerySet:
+    """The rows past their time under `rule` that stay because their person is restricted."""
+    declaration = declaration_for(model)
+    if declaration is None:
+        return model._base_manager.none()
+    restricted = apps.get_model(PERSON_MODEL)._default_manager.restricted()
+    return model._base_manager.filter(rule.expired(as_of)).filter(declaration.owned_by(restricted))
+
+
 def _with_keys(model: type[models.Model], keys: list) -> QuerySet:
     """The rows of `model` with these primary keys: a batch, which every statement of its purge
     finds its rows through. PostgreSQL gets the keys as one array, written out once: as thousands
@@ -211,8 +220,9 @@ def _apply(run: Run, model: type[models.Model], rule: Rule) -> bool:
                     .values_list("pk", flat=True)[: settings.RETENTION_BATCH_SIZE]
                 )
                 if not keys:
+                    log.skipped = skipped(model, rule, run.as_of).count()
                     log.finished_at = timezone.now()
-                    log.save(update_fields=["finished_at"])
+                    log.save(update_fields=["skipped", "finished_at"])
                     break
                 batch = _with_keys(model, keys)
                 touched = erase_people(batch, now=run.as_of) if erase else delete_rows(batch)
@@ -242,10 +252,11 @@ def _apply(run: Run, model: type[models.Model], rule: Rule) -> bool:
             return False
     log.refresh_from_db()
     logger.info(
-        "retention rule %s: %d rows, %d related rows, %d batches, %.1f s",
+        "retention rule %s: %d rows, %d related rows, %d skipped (restricted), %d batches, %.1f s",
         rule.code,
         log.rows,
         log.related_rows,
+        log.skipped,
         log.batches,
         log.seconds,
     )

@@ -67,6 +67,8 @@ class RuleRun(models.Model):
     last_pk = models.BigIntegerField(null=True, blank=True)
     rows = models.PositiveBigIntegerField(_("rows purged"), default=0)
     related_rows = models.PositiveBigIntegerField(_("related rows"), default=0)
+    # Past their time, but their person's processing is restricted (Art. 18): kept, and counted.
+    skipped = models.PositiveBigIntegerField(_("skipped (restricted)"), default=0)
     batches = models.PositiveIntegerField(_("batches"), default=0)
     seconds = models.FloatField(_("seconds"), default=0)
     # The kind of error only (an exception's message may quote the values of a row).

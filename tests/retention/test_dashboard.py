@@ -66,6 +66,10 @@ def history(make_leads):
     """A run that purged two leads; then three more leads past their time, and one whose time
     comes in ten days."""
     make_leads(2)
+    (held,) = make_leads(1)
+    Customer.objects.filter(pk=held.pk).update(
+        restricted_at=timezone.now(), restriction_ground="legal_claims"
+    )
     run = engine.purge(trigger=Run.Trigger.SCHEDULE)
     make_leads(3)
     (soon,) = make_leads(1, expired=False)
@@ -92,11 +96,20 @@ def test_the_dpo_sees_the_last_runs_with_their_counts_and_the_forecast_per_rule(
 
     log = history.rules.get(rule=LEADS)
     header, *rules = tables[f"run-{history.pk}"]
-    assert header == ["Rule", "Rows deleted", "Related rows", "Batches", "Seconds", "Error"]
+    assert header == [
+        "Rule",
+        "Rows deleted",
+        "Related rows",
+        "Skipped (restricted)",
+        "Batches",
+        "Seconds",
+        "Error",
+    ]
     by_rule = {row[0]: row[1:] for row in rules}
     assert set(by_rule) == {str(rule.label) for _model, rule in retention_rules()}
-    assert by_rule[label_of(LEADS)][:3] == ["2", str(log.related_rows), "1"]
-    assert by_rule[label_of(LEADS)][4] == "—"
+    # The restricted lead past its time is kept, and counted.
+    assert by_rule[label_of(LEADS)][:4] == ["2", str(log.related_rows), "1", "1"]
+    assert by_rule[label_of(LEADS)][5] == "—"
     assert log.related_rows > 0
     assert "Finished" in html and "Daily schedule" in html
     # Counts only: the page names nobody.

@@ -39,11 +39,13 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Retention run {run.pk} as of {run.as_of:%Y-%m-%d %H:%M %Z}: {run.status}"
         )
-        self.stdout.write(f"{'rule':36} {'rows':>10} {'related':>10} {'batches':>8} {'seconds':>8}")
+        self.stdout.write(
+            f"{'rule':36} {'rows':>10} {'related':>10} {'skipped':>8} {'batches':>8} {'seconds':>8}"
+        )
         for rule in run.rules.order_by("rule"):
             self.stdout.write(
-                f"{rule.rule:36} {rule.rows:>10} {rule.related_rows:>10} {rule.batches:>8} "
-                f"{rule.seconds:>8.1f}{'  ' + rule.error if rule.error else ''}"
+                f"{rule.rule:36} {rule.rows:>10} {rule.related_rows:>10} {rule.skipped:>8} "
+                f"{rule.batches:>8} {rule.seconds:>8.1f}{'  ' + rule.error if rule.error else ''}"
             )
 
     def _forecast(self, now, days):
