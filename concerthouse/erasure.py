@@ -108,5 +108,6 @@ def erase_people(people: QuerySet, *, now: datetime, spare: models.Model | None 
     # The people, and what still points at them: held rows lose their link (SET_NULL), anything
     # outside the map cascades. What the map deleted above is not looked for a second time (a
     # statement per table, for nothing): a declaration finds a person's rows by their key to the
-    # person, and if one missed a row, the foreign key would refuse the commit, not let it pass.
+    # person, and a row one missed still goes as its foreign key says, in the database itself
+    # (concerthouse/foreign_keys.py; elsewhere than PostgreSQL, the commit is refused instead).
     return touched + delete_rows(people, cleared=deleted)

@@ -29,13 +29,8 @@ HOUSE_FINANCIAL_YEAR_START_MONTH = env.int("HOUSE_FINANCIAL_YEAR_START_MONTH", d
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 
-INSTALLED_APPS = [
-    "django.contrib.admin",
-    "django.contrib.auth",
-    "django.contrib.contenttypes",
-    "django.contrib.sessions",
-    "django.contrib.messages",
-    "django.contrib.staticfiles",
+# The project's own apps (their app labels): what concerthouse.foreign_keys looks after.
+PROJECT_APPS = [
     "customers",
     "consent",
     "newsletters",
@@ -44,6 +39,15 @@ INSTALLED_APPS = [
     "retention",
     # Last, so that its post_migrate role sync runs after every app's permissions exist.
     "concerthouse",
+]
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    *PROJECT_APPS,
 ]
 
 MIDDLEWARE = [
