@@ -1,10 +1,11 @@
 """The retention engine: every rule of the personal-data map, applied in bounded batches.
 
-A run takes the lock (the one `running` Run row), then for each rule repeats, each time in its own
-transaction: beat (prove it still holds the lock), pick the next batch of expired rows by primary
-key after the rule's checkpoint, purge them set-based, move the checkpoint. A killed run leaves
-whole batches only, and the next run resumes it from the checkpoints with the same `as_of`, so that
-it purges exactly what the interrupted one would have.
+A run takes the lock (the one `running` Run row), then for each rule splits its rows by primary key
+into lanes (RETENTION_PARALLELISM, each with a database connection of its own) and in every lane
+repeats, each time in its own transaction: pick the next batch of expired rows by primary key after
+the lane's checkpoint, purge them set-based, beat (prove it still holds the lock), move the
+checkpoint. A killed run leaves whole batches only, and the next run resumes it from the
+checkpoints with the same `as_of`, so that it purges exactly what the interrupted one would have.
 
 Rows of restricted people are skipped (Art. 18: storage only), and so is what a legal hold still
 covers: the accounting rule is the hold itself, and erasing a person keeps their held records.
@@ -13,23 +14,26 @@ covers: the accounting rule is the hold itself, and erasing a person keeps their
 import functools
 import logging
 import operator
+import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.apps import apps
 from django.conf import settings
-from django.db import IntegrityError, connection, models, transaction
+from django.db import IntegrityError, connection, connections, models, transaction
 from django.db.models import F, Q, QuerySet
 from django.db.models.expressions import RawSQL
+from django.db.models.functions import Mod
 from django.utils import timezone
 
 from concerthouse.erasure import delete_rows, erase_people
 from concerthouse.personal_data_map import PERSON_MODEL, Rule, declaration_for, retention_rules
 
-from .models import RuleRun, Run
+from .models import Checkpoint, RuleRun, Run
 
 logger = logging.getLogger(__name__)
 
@@ -189,8 +193,10 @@ def _claim(*, trigger: str, as_of: datetime, resume_only: bool) -> Run | None:
 
 
 def _beat(run: Run) -> None:
-    """Prove, inside the batch's transaction, that this worker still holds the run. The row lock
-    this takes also keeps a concurrent claim from calling the run stale until the batch commits."""
+    """Prove, at the end of a batch's transaction, that this worker still holds the run: a batch
+    commits only if it does. The row lock this takes keeps a concurrent claim from calling the run
+    stale until the batch commits; taken last, it is held for a moment only, so that the lanes of a
+    rule do not queue behind one another."""
     alive = Run.objects.filter(pk=run.pk, holder=run.holder, status=Run.Status.RUNNING).update(
         heartbeat_at=timezone.now()
     )
@@ -198,69 +204,140 @@ def _beat(run: Run) -> None:
         raise LostLock
 
 
+def _lanes() -> int:
+    """How many lanes a rule starts with: several only where each can have a connection of its own
+    that sees what this one has committed (a server database, and no transaction open here, such
+    as a test's, whose rows the other connections would not see)."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return 1
+    return max(1, settings.RETENTION_PARALLELISM)
+
+
 def _apply(run: Run, model: type[models.Model], rule: Rule) -> bool:
-    """Apply one rule in batches from its checkpoint; False if a batch failed."""
+    """Apply one rule, each lane in batches from its checkpoint; False if a batch failed."""
     log, _created = RuleRun.objects.get_or_create(
-        run=run, rule=rule.code, defaults={"model": model._meta.label_lower}
+        run=run, rule=rule.code, defaults={"model": model._meta.label_lower, "lanes": _lanes()}
     )
     if log.finished_at is not None:
         return not log.error  # done before the run was interrupted
-    rows = candidates(model, rule, run.as_of)
-    erase = model._meta.label_lower == PERSON_MODEL
-    while True:
-        started = time.monotonic()
-        try:
-            with transaction.atomic():
-                _beat(run)
-                pending = rows if log.last_pk is None else rows.filter(pk__gt=log.last_pk)
-                # Locked rows (a person being edited right now) are left for the next run.
-                keys = list(
-                    pending.order_by("pk")
-                    .select_for_update(skip_locked=True, of=("self",))
-                    .values_list("pk", flat=True)[: settings.RETENTION_BATCH_SIZE]
-                )
-                if not keys:
-                    log.skipped = skipped(model, rule, run.as_of).count()
-                    log.finished_at = timezone.now()
-                    log.save(update_fields=["skipped", "finished_at"])
-                    break
-                batch = _with_keys(model, keys)
-                touched = erase_people(batch, now=run.as_of) if erase else delete_rows(batch)
-                log.last_pk = keys[-1]
-                RuleRun.objects.filter(pk=log.pk).update(
-                    last_pk=log.last_pk,
-                    rows=F("rows") + len(keys),
-                    related_rows=F("related_rows") + touched - len(keys),
-                    batches=F("batches") + 1,
-                    seconds=F("seconds") + (time.monotonic() - started),
-                )
-        except (LostLock, SoftTimeLimitExceeded):
-            raise
-        except Exception as error:
+    for lane in range(log.lanes):
+        Checkpoint.objects.get_or_create(rule_run=log, lane=lane)
+    checkpoints = list(log.checkpoints.order_by("lane"))
+    started = time.monotonic()
+    try:
+        error = _work_lanes(run, log, model, rule, checkpoints)
+    except LostLock:
+        raise  # the run is another worker's now, and so is its log
+    except BaseException:
+        # Interrupted: this attempt's time counts, and the resumed run adds its own.
+        RuleRun.objects.filter(pk=log.pk).update(
+            seconds=F("seconds") + (time.monotonic() - started)
+        )
+        raise
+    with transaction.atomic():
+        _beat(run)
+        RuleRun.objects.filter(pk=log.pk).update(
+            seconds=F("seconds") + (time.monotonic() - started)
+        )
+        log.refresh_from_db()
+        if error is None:
+            log.skipped = skipped(model, rule, run.as_of).count()
+        else:
             # One rule's failure (a database error, a package file that cannot be removed) must
             # not stop the others, today or on any later day: the rule is marked failed and the
             # run goes on. The kind of error only: its message may quote a row's values.
-            RuleRun.objects.filter(pk=log.pk).update(
-                error=type(error).__name__, finished_at=timezone.now()
-            )
-            logger.error(
-                "retention rule %s failed after key %s: %s",
-                rule.code,
-                log.last_pk,
-                type(error).__name__,
-            )
-            return False
-    log.refresh_from_db()
+            log.error = type(error).__name__
+        log.finished_at = timezone.now()
+        log.save(update_fields=["skipped", "error", "finished_at"])
+    if error is not None:
+        logger.error("retention rule %s failed: %s", rule.code, log.error)
+        return False
     logger.info(
-        "retention rule %s: %d rows, %d related rows, %d skipped (restricted), %d batches, %.1f s",
+        "retention rule %s: %d rows, %d related rows, %d skipped (restricted), %d batches in %d "
+        "lanes, %.1f s",
         rule.code,
         log.rows,
         log.related_rows,
         log.skipped,
         log.batches,
+        log.lanes,
         log.seconds,
     )
     return True
+
+
+def _work_lanes(run, log, model, rule, checkpoints) -> Exception | None:
+    """Work every lane to its end: each in a thread with a connection of its own where lanes can
+    run at once (the foreign-key checks that follow each deleted person keep one database core
+    busy per connection), else one after the other here. The first lane to fail stops the others
+    after their current batch; an error is returned, an interruption (LostLock, a time limit, a
+    shutdown) raised."""
+    stop = threading.Event()
+    if log.lanes == 1 or _lanes() == 1:
+        for checkpoint in checkpoints:
+            try:
+                _work_lane(run, log, model, rule, checkpoint, stop=stop)
+            except (LostLock, SoftTimeLimitExceeded):
+                raise
+            except Exception as error:
+                return error
+        return None
+
+    def lane(checkpoint):
+        try:
+            _work_lane(run, log, model, rule, checkpoint, stop=stop)
+        except BaseException:
+            stop.set()
+            raise
+        finally:
+            connections.close_all()  # this thread's own
+
+    with ThreadPoolExecutor(max_workers=len(checkpoints), thread_name_prefix="retention") as pool:
+        futures = [pool.submit(lane, checkpoint) for checkpoint in checkpoints]
+        try:
+            wait(futures)
+        except BaseException:
+            # A time limit or a shutdown reached this thread: the lanes stop after their batch.
+            stop.set()
+            raise
+    errors = [future.exception() for future in futures if future.exception() is not None]
+    for error in errors:
+        if not isinstance(error, Exception) or isinstance(error, (LostLock, SoftTimeLimitExceeded)):
+            raise error
+    return errors[0] if errors else None
+
+
+def _work_lane(run, log, model, rule, checkpoint, *, stop: threading.Event) -> None:
+    """Purge one lane's rows in batches from its checkpoint, until none is left or `stop` is set."""
+    rows = candidates(model, rule, run.as_of)
+    if log.lanes > 1:
+        rows = rows.alias(lane=Mod("pk", log.lanes)).filter(lane=checkpoint.lane)
+    erase = model._meta.label_lower == PERSON_MODEL
+    while not stop.is_set():
+        with transaction.atomic():
+            pending = rows if checkpoint.last_pk is None else rows.filter(pk__gt=checkpoint.last_pk)
+            # Locked rows (a person being edited right now) are left for the next run.
+            keys = list(
+                pending.order_by("pk")
+                .select_for_update(skip_locked=True, of=("self",))
+                .values_list("pk", flat=True)[: settings.RETENTION_BATCH_SIZE]
+            )
+            if not keys:
+                return
+            batch = _with_keys(model, keys)
+            touched = erase_people(batch, now=run.as_of) if erase else delete_rows(batch)
+            if connection.vendor == "postgresql":
+                # The deferred foreign-key checks now, before the run's and the log's row locks
+                # are taken, rather than at the commit while the other lanes wait for those.
+                connection.check_constraints()
+            _beat(run)
+            Checkpoint.objects.filter(pk=checkpoint.pk).update(last_pk=keys[-1])
+            RuleRun.objects.filter(pk=log.pk).update(
+                rows=F("rows") + len(keys),
+                related_rows=F("related_rows") + touched - len(keys),
+                batches=F("batches") + 1,
+            )
+        checkpoint.last_pk = keys[-1]
 
 
 def last_runs(limit: int = 10) -> list[Run]:

@@ -56,20 +56,24 @@ class Run(models.Model):
 
 
 class RuleRun(models.Model):
-    """What one rule did in one run: counts and times, and where it got to."""
+    """What one rule did in one run: counts and times, and (in its checkpoints) where it got to."""
 
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="rules")
     rule = models.CharField(_("rule"), max_length=64)
     model = models.CharField(_("data"), max_length=100)
     started_at = models.DateTimeField(_("started"), default=timezone.now)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
-    # The keyset checkpoint: every candidate up to this primary key has been dealt with.
-    last_pk = models.BigIntegerField(null=True, blank=True)
+    # The rule's candidates are split by primary key into this many lanes, each worked through by a
+    # database connection of its own at the same time, each with its own checkpoint. Fixed when the
+    # rule starts, so that a resumed run splits them as the interrupted one did.
+    lanes = models.PositiveSmallIntegerField(_("lanes"), default=1)
     rows = models.PositiveBigIntegerField(_("rows purged"), default=0)
     related_rows = models.PositiveBigIntegerField(_("related rows"), default=0)
     # Past their time, but their person's processing is restricted (Art. 18): kept, and counted.
     skipped = models.PositiveBigIntegerField(_("skipped (restricted)"), default=0)
     batches = models.PositiveIntegerField(_("batches"), default=0)
+    # Elapsed time, over every attempt that ended in this process (a worker killed outright takes
+    # its attempt's time with it; `Run.resumed` says that it happened).
     seconds = models.FloatField(_("seconds"), default=0)
     # The kind of error only (an exception's message may quote the values of a row).
     error = models.CharField(_("error"), max_length=200, blank=True)
@@ -84,6 +88,29 @@ class RuleRun(models.Model):
 
     def __str__(self):
         return f"{self.rule}: {self.rows}"
+
+
+class Checkpoint(models.Model):
+    """Where one lane of a rule run got to: every candidate of the lane (primary key modulo the
+    rule run's lanes) up to `last_pk` has been dealt with. Written in each batch's transaction, so
+    that a killed run resumes from whole batches."""
+
+    rule_run = models.ForeignKey(RuleRun, on_delete=models.CASCADE, related_name="checkpoints")
+    lane = models.PositiveSmallIntegerField()
+    last_pk = models.BigIntegerField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("retention checkpoint")
+        verbose_name_plural = _("retention checkpoints")
+        ordering = ["rule_run", "lane"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["rule_run", "lane"], name="retention_one_checkpoint_a_lane"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.rule_run.rule} lane {self.lane}: {self.last_pk}"
 
 
 class ErasureJournalEntry(models.Model):

@@ -129,6 +129,10 @@ RETENTION_CLOSED_REQUEST_YEARS = env.int("RETENTION_CLOSED_REQUEST_YEARS", defau
 RETENTION_PURGE_CRON = env.str("RETENTION_PURGE_CRON", default="45 2 * * *")
 # Rows (or people) per batch: each batch is one transaction, so this bounds memory and lock time.
 RETENTION_BATCH_SIZE = env.int("RETENTION_BATCH_SIZE", default=5000)
+# Database connections one rule's purge works through at once, each on its own share of the rows:
+# PostgreSQL checks the foreign keys of every deleted person one by one, on one core per connection.
+# Up to the database server's cores, less what the house's daytime work needs if the purge runs then.
+RETENTION_PARALLELISM = env.int("RETENTION_PARALLELISM", default=2)
 # A run that has not shown a sign of life (one per batch) for this long is resumed by another.
 RETENTION_LEASE_SECONDS = env.int("RETENTION_LEASE_SECONDS", default=10 * 60)
 RETENTION_RESUME_SECONDS = env.float("RETENTION_RESUME_SECONDS", default=10 * 60.0)

@@ -93,7 +93,8 @@ def test_a_rule_purges_in_bounded_batches_and_logs_counts(settings, make_leads, 
     assert (run.status, run.resumed) == (Run.Status.FINISHED, 0)
     assert run.finished_at is not None
     log = run.rules.get(rule=LEADS)
-    assert (log.rows, log.batches, log.last_pk) == (10, 4, max(p.pk for p in expired))
+    assert (log.rows, log.batches, log.lanes) == (10, 4, 1)
+    assert log.checkpoints.get().last_pk == max(p.pk for p in expired)
     assert log.related_rows == sum(before.values())
     assert log.error == "" and log.finished_at is not None
     assert remaining(expired) == set()
@@ -125,7 +126,8 @@ def test_a_killed_run_leaves_whole_batches_and_resumes_from_its_checkpoint(
     run = Run.objects.get()
     assert (run.status, run.finished_at, run.as_of) == (Run.Status.INTERRUPTED, None, as_of)
     log = run.rules.get(rule=LEADS)
-    assert (log.rows, log.batches, log.last_pk, log.finished_at) == (3, 1, expired[2].pk, None)
+    assert (log.rows, log.batches, log.finished_at) == (3, 1, None)
+    assert log.checkpoints.get().last_pk == expired[2].pk
     # Whole batches only: the first is gone with everything it had, the killed one is whole.
     purged, kept = expired[:3], expired[3:]
     assert remaining(purged) == set() and related_rows(purged) == NONE
@@ -139,7 +141,8 @@ def test_a_killed_run_leaves_whole_batches_and_resumes_from_its_checkpoint(
     assert (resumed.pk, resumed.as_of, resumed.resumed) == (run.pk, as_of, 1)
     assert (resumed.status, resumed.trigger) == (Run.Status.FINISHED, Run.Trigger.SCHEDULE)
     log.refresh_from_db()
-    assert (log.rows, log.batches, log.last_pk) == (10, 4, expired[-1].pk)
+    assert (log.rows, log.batches) == (10, 4)
+    assert log.checkpoints.get().last_pk == expired[-1].pk
     assert remaining(expired) == set() and related_rows(expired) == NONE
     assert remaining([late]) == {late.pk}
     assert RuleRun.objects.filter(rule=LEADS).count() == 1
@@ -188,19 +191,36 @@ def test_a_live_run_blocks_a_second_one_which_changes_nothing(settings, make_lea
     assert remaining(expired) == {p.pk for p in expired}
 
 
-def test_a_stalled_worker_that_lost_its_run_stops_before_its_next_batch(
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_stalled_worker_that_lost_its_run_commits_nothing_more(
     settings, make_leads, monkeypatch, caplog
 ):
+    if connection.vendor != "postgresql":
+        pytest.skip("needs a server database with concurrent connections (PostgreSQL)")
     settings.RETENTION_BATCH_SIZE = 3
+    settings.RETENTION_PARALLELISM = 1
     expired = make_leads(7)
+    each_before = {person.pk: related_rows([person]) for person in expired}
     real = engine.erase_people
     new_holder = uuid.uuid4()
+    calls = []
+
+    def take_over():
+        try:
+            Run.objects.filter(status=Run.Status.RUNNING).update(holder=new_holder)
+        finally:
+            connections.close_all()
 
     def erase_then_stall(people, **options):
+        calls.append(people)
         touched = real(people, **options)
-        # The worker stalls after this batch; its lease runs out and another worker claims the
-        # run, which gives it a holder of its own.
-        Run.objects.filter(status=Run.Status.RUNNING).update(holder=new_holder)
+        if len(calls) == 2:
+            # The worker stalls in its second batch; its lease runs out and another worker, on a
+            # connection of its own, claims the run, which gives it a holder of its own.
+            other = threading.Thread(target=take_over)
+            other.start()
+            other.join()
         return touched
 
     monkeypatch.setattr(engine, "erase_people", erase_then_stall)
@@ -208,11 +228,16 @@ def test_a_stalled_worker_that_lost_its_run_stops_before_its_next_batch(
     assert engine.purge(trigger=Run.Trigger.SCHEDULE) is None
 
     run = Run.objects.get()
-    # The run is the other worker's now: the stalled one neither finished nor interrupted it.
+    # The run is the other worker's now: the stalled one neither finished nor interrupted it, and
+    # the batch it was in when it lost the run was rolled back.
     assert (run.status, run.holder, run.finished_at) == (Run.Status.RUNNING, new_holder, None)
     assert rows_per_rule(run) == {"customers.ended": 0, LEADS: 3}
-    assert run.rules.get(rule=LEADS).batches == 1
+    log = run.rules.get(rule=LEADS)
+    assert (log.batches, log.finished_at) == (1, None)
+    assert log.checkpoints.get().last_pk == expired[2].pk
     assert remaining(expired) == {p.pk for p in expired[3:]}
+    for person in expired[3:]:
+        assert related_rows([person]) == each_before[person.pk], person.pk
     assert "taken over" in caplog.text
 
 
@@ -262,6 +287,113 @@ def test_two_runs_started_at_once_purge_every_row_once(settings, make_leads, mon
     assert RuleRun.objects.filter(rule=LEADS).count() == 1
     assert remaining(expired) == set() and related_rows(expired) == NONE
     assert remaining(kept) == {p.pk for p in kept}
+
+
+# --- Lanes ------------------------------------------------------------------------------------
+def lane_of(person, lanes: int = 2) -> int:
+    return person.pk % lanes
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_rule_works_its_lanes_at_once_each_from_a_checkpoint_of_its_own(
+    settings, make_leads, monkeypatch
+):
+    if connection.vendor != "postgresql":
+        pytest.skip("needs a server database with concurrent connections (PostgreSQL)")
+    settings.RETENTION_BATCH_SIZE = 2
+    settings.RETENTION_PARALLELISM = 2
+    expired = make_leads(9)
+    kept = make_leads(2, expired=False)
+    barrier = threading.Barrier(2, timeout=10)
+    first_batch_done = set()
+    real = engine.erase_people
+
+    def erase_side_by_side(people, **options):
+        # Each lane's first batch waits here for the other's: lanes taking turns would time out.
+        if threading.get_ident() not in first_batch_done:
+            first_batch_done.add(threading.get_ident())
+            barrier.wait()
+        return real(people, **options)
+
+    monkeypatch.setattr(engine, "erase_people", erase_side_by_side)
+
+    run = engine.purge(trigger=Run.Trigger.COMMAND)
+
+    assert run.status == Run.Status.FINISHED
+    assert len(first_batch_done) == 2  # two threads, each with its own connection
+    log = run.rules.get(rule=LEADS)
+    by_lane = {lane: [p for p in expired if lane_of(p) == lane] for lane in (0, 1)}
+    assert all(by_lane.values()), by_lane  # both lanes had people to purge
+    assert (log.lanes, log.rows, log.error) == (2, 9, "")
+    assert log.batches == sum((len(people) + 1) // 2 for people in by_lane.values())
+    assert dict(log.checkpoints.values_list("lane", "last_pk")) == {
+        lane: max(p.pk for p in people) for lane, people in by_lane.items()
+    }
+    assert remaining(expired) == set() and related_rows(expired) == NONE
+    assert remaining(kept) == {p.pk for p in kept}
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_run_killed_in_one_lane_stops_the_other_and_resumes_both_from_their_checkpoints(
+    settings, make_leads, monkeypatch
+):
+    if connection.vendor != "postgresql":
+        pytest.skip("needs a server database with concurrent connections (PostgreSQL)")
+    settings.RETENTION_BATCH_SIZE = 2
+    settings.RETENTION_PARALLELISM = 2
+    expired = make_leads(16)
+    each_before = {person.pk: related_rows([person]) for person in expired}
+    dying_lane = lane_of(expired[0])
+    real_erase, real_lane = engine.erase_people, engine._work_lane
+    stops, other_batches = [], []
+    other_in_second_batch = threading.Event()
+
+    def lane_with_its_stop(*args, stop, **options):
+        stops.append(stop)
+        return real_lane(*args, stop=stop, **options)
+
+    def erase_then_die_in_one_lane(people, **options):
+        (lane,) = {pk % 2 for pk in people.values_list("pk", flat=True)}
+        touched = real_erase(people, **options)
+        if lane == dying_lane:
+            # Killed in its first batch (rolled back), while the other lane is in its second.
+            assert other_in_second_batch.wait(timeout=10)
+            raise KeyboardInterrupt
+        other_batches.append(people)
+        if len(other_batches) == 2:
+            other_in_second_batch.set()
+            assert stops[-1].wait(timeout=10)  # the other lane has been told to stop
+        return touched
+
+    monkeypatch.setattr(engine, "_work_lane", lane_with_its_stop)
+    monkeypatch.setattr(engine, "erase_people", erase_then_die_in_one_lane)
+    with pytest.raises(KeyboardInterrupt):
+        engine.purge(trigger=Run.Trigger.SCHEDULE)
+
+    run = Run.objects.get()
+    assert (run.status, run.finished_at) == (Run.Status.INTERRUPTED, None)
+    log = run.rules.get(rule=LEADS)
+    checkpoints = dict(log.checkpoints.values_list("lane", "last_pk"))
+    assert checkpoints[dying_lane] is None
+    # The other lane finished the batch it was in, and stopped, halfway through its share.
+    left = [p for p in expired if p.pk in remaining(expired)]
+    purged = [p for p in expired if p not in left]
+    assert {lane_of(p) for p in purged} == {1 - dying_lane}
+    assert (log.rows, log.batches) == (len(purged), 2) == (4, 2)
+    assert all(p.pk <= checkpoints[1 - dying_lane] for p in purged)
+    assert related_rows(purged) == NONE
+    for person in left:
+        assert related_rows([person]) == each_before[person.pk], person.pk
+
+    monkeypatch.undo()
+    resumed = engine.purge(trigger=Run.Trigger.COMMAND, resume_only=True)
+
+    assert (resumed.pk, resumed.status, resumed.resumed) == (run.pk, Run.Status.FINISHED, 1)
+    log.refresh_from_db()
+    assert (log.lanes, log.rows, log.batches) == (2, 16, 8)
+    assert remaining(expired) == set() and related_rows(expired) == NONE
 
 
 # --- A failed rule -------------------------------------------------------------------------------
