@@ -10,11 +10,16 @@ freshly spawned process that imports it.
 """
 
 import asyncio
+import json
 import multiprocessing
+import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import connection, models
 
 # Filled by @benchmark as the command imports the modules: {"campaigns.send_rate": function}.
@@ -110,6 +115,62 @@ def vacuum_analyze(*model_classes: type[models.Model]) -> None:
     with connection.cursor() as cursor:
         for model in model_classes:
             cursor.execute(f"VACUUM (ANALYZE) {connection.ops.quote_name(model._meta.db_table)}")
+
+
+# --- Time and memory in a fresh process ----------------------------------------------------------
+# The child: a fresh interpreter, as a Celery worker is, so that its peak resident memory belongs to
+# the work measured alone. Starting Django peaks higher than it settles, so the peak is reset before
+# the work (Linux: writing 5 to /proc/self/clear_refs resets VmHWM, the high-water mark of the
+# resident set, to the present).
+_CHILD = r"""
+import gc, json, re, sys, time
+import django
+django.setup()
+from django.db import connection
+SETUP
+connection.ensure_connection()
+def status(name):
+    with open("/proc/self/status") as status:
+        return int(re.search(name + r":\s+(\d+) kB", status.read()).group(1)) * 1024
+gc.collect()
+with open("/proc/self/clear_refs", "w") as clear_refs:
+    clear_refs.write("5")
+before = status("VmRSS")
+started = time.perf_counter()
+result = CALL
+seconds = time.perf_counter() - started
+peak = status("VmHWM")
+print(json.dumps({"seconds": seconds, "memory": (peak - before) / 2**20, "result": REPORT}))
+"""
+
+
+@dataclass(frozen=True)
+class Measured:
+    seconds: float
+    memory: float  # peak resident memory growth, MB
+    result: object  # what `report` made of the call's result, through JSON
+
+
+def measure_in_child(
+    *, setup: str, call: str, report: str, args=(), env: dict[str, str] | None = None
+) -> Measured:
+    """Run the Python lines `setup` in a fresh process with Django set up, then time the expression
+    `call` (its value is `result`; `sys.argv[1:]` are `args`) and measure its peak memory; `report`
+    is an expression over `result` to bring back. The environment is this one's, plus `env`, with
+    DEBUG off: with it on, Django would keep every query in memory."""
+    script = _CHILD.replace("SETUP", setup).replace("CALL", call).replace("REPORT", report)
+    done = subprocess.run(  # noqa: S603 (this interpreter, this package's code)
+        [sys.executable, "-c", script, *map(str, args)],
+        env={**os.environ, **(env or {}), "DEBUG": "false"},
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=30 * 60,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise BenchmarkError(f"the child process failed:\n{done.stderr[-3000:]}")
+    return Measured(**json.loads(done.stdout.strip().splitlines()[-1]))
 
 
 # --- A local SMTP sink ----------------------------------------------------------------------------

@@ -17,17 +17,12 @@ broker in the child process here), not sent within the import.
 
 import csv
 import functools
-import json
-import os
-import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import connection
@@ -51,7 +46,15 @@ from subscriptions.models import (
     TicketAgentImport,
 )
 
-from . import BenchmarkError, Result, benchmark, truncate, vacuum_analyze
+from . import (
+    BenchmarkError,
+    Measured,
+    Result,
+    benchmark,
+    measure_in_child,
+    truncate,
+    vacuum_analyze,
+)
 from .campaigns import _insert_people
 
 ROWS = 100_000
@@ -182,53 +185,23 @@ def _setup() -> tuple[object, set[str]]:
     return user, restricted
 
 
-# The child: a fresh interpreter that imports one run and reports its time and memory. Starting
-# Django peaks higher than it settles, so the peak is reset before the import (Linux: writing 5 to
-# /proc/self/clear_refs resets VmHWM, the high-water mark of the resident set, to the present).
-CHILD = r"""
-import gc, json, re, sys, time
-import django
-django.setup()
-from django.db import connection
+# The notices task is queued, as for a worker elsewhere; not sent within the import.
+_QUEUE_ONLY = """
 from concerthouse.celery import app
 from subscriptions import imports
-# The notices task is queued, as for a worker elsewhere; not sent within the import.
 app.conf.task_always_eager = False
 app.conf.broker_url = "memory://"
-connection.ensure_connection()
-def status(name):
-    with open("/proc/self/status") as status:
-        return int(re.search(name + r":\s+(\d+) kB", status.read()).group(1)) * 1024
-gc.collect()
-with open("/proc/self/clear_refs", "w") as clear_refs:
-    clear_refs.write("5")
-before = status("VmRSS")
-started = time.perf_counter()
-run = imports.import_run(run_id=int(sys.argv[1]))
-seconds = time.perf_counter() - started
-peak = status("VmHWM")
-print(json.dumps({"seconds": seconds, "before": before, "peak": peak, "status": run.status}))
 """
 
 
-def _import_in_child(run: TicketAgentImport, media: Path) -> dict:
-    env = {
-        **os.environ,  # DJANGO_SETTINGS_MODULE and DATABASE_URL as the command's
-        "PRIVATE_MEDIA_ROOT": str(media),
-        "DEBUG": "false",  # with it on, Django would keep every query in memory
-    }
-    done = subprocess.run(  # noqa: S603 (this interpreter, this module's code)
-        [sys.executable, "-c", CHILD, str(run.pk)],
-        env=env,
-        cwd=settings.BASE_DIR,
-        capture_output=True,
-        text=True,
-        timeout=30 * 60,
-        check=False,
+def _import_in_child(run: TicketAgentImport, media: Path) -> Measured:
+    return measure_in_child(
+        setup=_QUEUE_ONLY,
+        call="imports.import_run(run_id=int(sys.argv[1]))",
+        report="result.status",
+        args=[run.pk],
+        env={"PRIVATE_MEDIA_ROOT": str(media)},
     )
-    if done.returncode != 0:
-        raise BenchmarkError(f"the import failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def _check(run: TicketAgentImport, expected: Expected, before: dict) -> None:
@@ -269,7 +242,7 @@ def _counts() -> dict:
 
 
 @functools.cache
-def _measure() -> dict[int, dict]:
+def _measure() -> dict[int, tuple[Measured, int]]:
     """Import a 10,000-row file, then a 100,000-row one, each in a fresh process: the figures of
     both benchmarks below, measured once."""
     user, restricted = _setup()
@@ -290,27 +263,23 @@ def _measure() -> dict[int, dict]:
                 )
                 size = path.stat().st_size
                 before = _counts()
-                figures[rows] = {**_import_in_child(run, media), "bytes": size}
+                figures[rows] = (_import_in_child(run, media), size)
                 _check(run, expected, before)
     return figures
-
-
-def _mb(figure: dict) -> float:
-    return (figure["peak"] - figure["before"]) / 2**20
 
 
 @benchmark
 def file_100k() -> Result:
     """import_run on a 100,000-row file: time and rate."""
-    figure = _measure()[ROWS]
-    rate = ROWS / figure["seconds"]
+    figure, size = _measure()[ROWS]
+    rate = ROWS / figure.seconds
     return Result(
         label=(
-            f"ticket-agent import, {ROWS:,}-row file ({figure['bytes'] / 2**20:.1f} MB; "
+            f"ticket-agent import, {ROWS:,}-row file ({size / 2**20:.1f} MB; "
             f"70% new people, 9% buying again, 20% known, 1% bad) at {rate:,.0f} rows/s "
             "(PostgreSQL)"
         ),
-        value=figure["seconds"],
+        value=figure.seconds,
         unit="s",
         target=TARGET_SECONDS,
     )
@@ -320,7 +289,7 @@ def file_100k() -> Result:
 def memory() -> Result:
     """The import's peak memory does not grow with the file: 100,000 rows against 10,000."""
     figures = _measure()
-    small, large = _mb(figures[SMALL]), _mb(figures[ROWS])
+    small, large = figures[SMALL][0].memory, figures[ROWS][0].memory
     return Result(
         label=(
             f"ticket-agent import, constant memory: peak growth {large:.1f} MB for {ROWS:,} rows "

@@ -16,10 +16,6 @@ RETENTION_PARALLELISM). Most of it is PostgreSQL's: it checks every foreign key 
 deleted row (eleven point at a person) row by row, which is why the lanes work at once.
 """
 
-import json
-import os
-import subprocess
-import sys
 import time
 from dataclasses import dataclass
 
@@ -34,7 +30,15 @@ from newsletters.models import Campaign, Delivery
 from retention import engine
 from retention.models import Run
 
-from . import BenchmarkError, Result, benchmark, insert_select, truncate, vacuum_analyze
+from . import (
+    BenchmarkError,
+    Result,
+    benchmark,
+    insert_select,
+    measure_in_child,
+    truncate,
+    vacuum_analyze,
+)
 from .campaigns import _insert_people
 
 LEADS = 1_000_000
@@ -252,59 +256,20 @@ def _prepare(leads: int) -> dict[str, dict[str, int]]:
 
 
 # --- A million leads ------------------------------------------------------------------------------
-# The child: a fresh interpreter that runs the purge and reports its time and memory. Starting
-# Django peaks higher than it settles, so the peak is reset before the purge (Linux: writing 5 to
-# /proc/self/clear_refs resets VmHWM, the high-water mark of the resident set, to the present).
-CHILD = r"""
-import gc, json, re, time
-import django
-django.setup()
-from django.db import connection
-from retention import engine
-from retention.models import Run
-connection.ensure_connection()
-def status(name):
-    with open("/proc/self/status") as status:
-        return int(re.search(name + r":\s+(\d+) kB", status.read()).group(1)) * 1024
-gc.collect()
-with open("/proc/self/clear_refs", "w") as clear_refs:
-    clear_refs.write("5")
-before = status("VmRSS")
-started = time.perf_counter()
-run = engine.purge(trigger=Run.Trigger.COMMAND)
-seconds = time.perf_counter() - started
-peak = status("VmHWM")
-print(json.dumps({"seconds": seconds, "before": before, "peak": peak, "run": run and run.pk}))
-"""
-
-
-def _purge_in_child() -> dict:
-    env = {**os.environ, "DEBUG": "false"}  # with DEBUG on, Django would keep every query
-    done = subprocess.run(  # noqa: S603 (this interpreter, this module's code)
-        [sys.executable, "-c", CHILD],
-        env=env,
-        cwd=settings.BASE_DIR,
-        capture_output=True,
-        text=True,
-        timeout=30 * 60,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise BenchmarkError(f"the purge failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
 @benchmark
 def purge_million() -> Figures:
     """retention.engine.purge on a million expired leads with four rows each: time and memory."""
     survivors = _prepare(LEADS)
-    figure = _purge_in_child()
-    run = Run.objects.filter(pk=figure["run"]).first()
+    figure = measure_in_child(
+        setup="from retention import engine\nfrom retention.models import Run",
+        call="engine.purge(trigger=Run.Trigger.COMMAND)",
+        report="result and result.pk",
+    )
+    run = Run.objects.filter(pk=figure.result).first()
     _check_run(run, LEADS)
     _check_purged(survivors)
-    seconds = figure["seconds"]
+    seconds = figure.seconds
     rows = 5 * LEADS
-    memory = (figure["peak"] - figure["before"]) / 2**20
     lanes = run.rules.get(rule=LEADS_RULE).lanes
     return Figures(
         (
@@ -320,7 +285,7 @@ def purge_million() -> Figures:
             ),
             Result(
                 label=f"retention purge, {LEADS:,} expired leads: peak memory growth",
-                value=memory,
+                value=figure.memory,
                 unit="MB",
                 target=MEMORY_TARGET_MB,
             ),

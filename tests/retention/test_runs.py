@@ -294,15 +294,20 @@ def lane_of(person, lanes: int = 2) -> int:
     return person.pk % lanes
 
 
-@pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
-def test_a_rule_works_its_lanes_at_once_each_from_a_checkpoint_of_its_own(
-    settings, make_leads, monkeypatch
-):
+@pytest.fixture
+def two_lanes(settings, transactional_db):
+    """Two lanes of batches of two, each lane a thread with a connection of its own: committed
+    data (a transactional test) on a server database."""
     if connection.vendor != "postgresql":
         pytest.skip("needs a server database with concurrent connections (PostgreSQL)")
     settings.RETENTION_BATCH_SIZE = 2
     settings.RETENTION_PARALLELISM = 2
+
+
+@pytest.mark.postgres
+def test_a_rule_works_its_lanes_at_once_each_from_a_checkpoint_of_its_own(
+    two_lanes, make_leads, monkeypatch
+):
     expired = make_leads(9)
     kept = make_leads(2, expired=False)
     barrier = threading.Barrier(2, timeout=10)
@@ -335,14 +340,9 @@ def test_a_rule_works_its_lanes_at_once_each_from_a_checkpoint_of_its_own(
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
 def test_a_run_killed_in_one_lane_stops_the_other_and_resumes_both_from_their_checkpoints(
-    settings, make_leads, monkeypatch
+    two_lanes, make_leads, monkeypatch
 ):
-    if connection.vendor != "postgresql":
-        pytest.skip("needs a server database with concurrent connections (PostgreSQL)")
-    settings.RETENTION_BATCH_SIZE = 2
-    settings.RETENTION_PARALLELISM = 2
     expired = make_leads(16)
     each_before = {person.pk: related_rows([person]) for person in expired}
     dying_lane = lane_of(expired[0])
