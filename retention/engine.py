@@ -204,19 +204,22 @@ def _beat(run: Run) -> None:
         raise LostLock
 
 
-def _lanes() -> int:
-    """How many lanes a rule starts with: several only where each can have a connection of its own
-    that sees what this one has committed (a server database, and no transaction open here, such
-    as a test's, whose rows the other connections would not see)."""
-    if connection.vendor != "postgresql" or connection.in_atomic_block:
-        return 1
-    return max(1, settings.RETENTION_PARALLELISM)
+def _parallel() -> bool:
+    """Whether lanes can work at once here: each needs a connection of its own that sees what
+    this one has committed (a server database, and no transaction open here, such as a test's,
+    whose rows the other connections would not see)."""
+    return connection.vendor == "postgresql" and not connection.in_atomic_block
 
 
 def _apply(run: Run, model: type[models.Model], rule: Rule) -> bool:
     """Apply one rule, each lane in batches from its checkpoint; False if a batch failed."""
     log, _created = RuleRun.objects.get_or_create(
-        run=run, rule=rule.code, defaults={"model": model._meta.label_lower, "lanes": _lanes()}
+        run=run,
+        rule=rule.code,
+        defaults={
+            "model": model._meta.label_lower,
+            "lanes": max(1, settings.RETENTION_PARALLELISM) if _parallel() else 1,
+        },
     )
     if log.finished_at is not None:
         return not log.error  # done before the run was interrupted
@@ -268,41 +271,41 @@ def _apply(run: Run, model: type[models.Model], rule: Rule) -> bool:
 
 def _work_lanes(run, log, model, rule, checkpoints) -> Exception | None:
     """Work every lane to its end: each in a thread with a connection of its own where lanes can
-    run at once (the foreign-key checks that follow each deleted person keep one database core
+    work at once (the foreign-key checks that follow each deleted person keep one database core
     busy per connection), else one after the other here. The first lane to fail stops the others
     after their current batch; an error is returned, an interruption (LostLock, a time limit, a
     shutdown) raised."""
     stop = threading.Event()
-    if log.lanes == 1 or _lanes() == 1:
+    errors = []
+    if log.lanes == 1 or not _parallel():
         for checkpoint in checkpoints:
             try:
                 _work_lane(run, log, model, rule, checkpoint, stop=stop)
-            except (LostLock, SoftTimeLimitExceeded):
-                raise
             except Exception as error:
-                return error
-        return None
+                errors.append(error)
+                break
+    else:
 
-    def lane(checkpoint):
-        try:
-            _work_lane(run, log, model, rule, checkpoint, stop=stop)
-        except BaseException:
-            stop.set()
-            raise
-        finally:
-            connections.close_all()  # this thread's own
+        def lane(checkpoint):
+            try:
+                _work_lane(run, log, model, rule, checkpoint, stop=stop)
+            except BaseException:
+                stop.set()
+                raise
+            finally:
+                connections.close_all()  # this thread's own
 
-    with ThreadPoolExecutor(max_workers=len(checkpoints), thread_name_prefix="retention") as pool:
-        futures = [pool.submit(lane, checkpoint) for checkpoint in checkpoints]
-        try:
-            wait(futures)
-        except BaseException:
-            # A time limit or a shutdown reached this thread: the lanes stop after their batch.
-            stop.set()
-            raise
-    errors = [future.exception() for future in futures if future.exception() is not None]
+        with ThreadPoolExecutor(len(checkpoints), thread_name_prefix="retention") as pool:
+            futures = [pool.submit(lane, checkpoint) for checkpoint in checkpoints]
+            try:
+                wait(futures)
+            except BaseException:
+                # A time limit or a shutdown reached this thread: the lanes stop after their batch.
+                stop.set()
+                raise
+        errors = [future.exception() for future in futures if future.exception() is not None]
     for error in errors:
-        if not isinstance(error, Exception) or isinstance(error, (LostLock, SoftTimeLimitExceeded)):
+        if isinstance(error, LostLock | SoftTimeLimitExceeded) or not isinstance(error, Exception):
             raise error
     return errors[0] if errors else None
 

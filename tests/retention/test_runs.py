@@ -29,6 +29,7 @@ from .conftest import long_ago
 pytestmark = pytest.mark.django_db
 
 LEADS = "customers.leads"
+ADDRESS = "marta.angstrom@example.se"
 
 
 def related_rows(people) -> dict[str, int]:
@@ -396,8 +397,40 @@ def test_a_run_killed_in_one_lane_stops_the_other_and_resumes_both_from_their_ch
     assert remaining(expired) == set() and related_rows(expired) == NONE
 
 
+@pytest.mark.postgres
+def test_an_error_in_one_lane_fails_its_rule_only_and_the_run_goes_on(
+    two_lanes, make_leads, monkeypatch
+):
+    expired = make_leads(6)
+    unverified = privacy.privacy_request_submit(kind="access", email=ADDRESS, language="sv")
+    PrivacyRequest.objects.filter(pk=unverified.pk).update(
+        created_at=timezone.now() - timedelta(days=60)
+    )
+    failing_lane = lane_of(expired[0])
+    real = engine.erase_people
+
+    def fail_in_one_lane(people, **options):
+        if {pk % 2 for pk in people.values_list("pk", flat=True)} == {failing_lane}:
+            raise DatabaseError("the disk is full")
+        return real(people, **options)
+
+    monkeypatch.setattr(engine, "erase_people", fail_in_one_lane)
+
+    run = engine.purge(trigger=Run.Trigger.SCHEDULE)
+
+    assert run.status == Run.Status.FAILED
+    log = run.rules.get(rule=LEADS)
+    assert (log.error, log.lanes) == ("DatabaseError", 2) and log.finished_at is not None
+    # Nobody of the failing lane was touched; the other lane's people went in whole batches.
+    assert {p.pk for p in expired if lane_of(p) == failing_lane} <= remaining(expired)
+    assert log.rows == len(expired) - len(remaining(expired))
+    assert log.checkpoints.get(lane=failing_lane).last_pk is None
+    # The rules after it did their work.
+    assert rows_per_rule(run)["privacy_requests.unverified"] == 1
+    assert not RuleRun.objects.exclude(rule=LEADS).exclude(error="").exists()
+
+
 # --- A failed rule -------------------------------------------------------------------------------
-ADDRESS = "marta.angstrom@example.se"
 
 
 def test_a_failed_rule_records_only_the_kind_of_error_and_the_other_rules_still_run(
