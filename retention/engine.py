@@ -25,13 +25,19 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.apps import apps
 from django.conf import settings
 from django.db import IntegrityError, connection, connections, models, transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, QuerySet
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Mod
 from django.utils import timezone
 
 from concerthouse.erasure import delete_rows, erase_people
-from concerthouse.personal_data_map import PERSON_MODEL, Rule, declaration_for, retention_rules
+from concerthouse.personal_data_map import (
+    PERSON_MODEL,
+    Rule,
+    declaration_for,
+    retention_of,
+    retention_rules,
+)
 
 from .models import Checkpoint, RuleRun, Run
 
@@ -89,40 +95,39 @@ class Forecast:
 
 
 def forecast(*, now: datetime | None = None, days: int = 30) -> list[Forecast]:
-    """What each rule would purge now and within `days`, counted with the run's own query. A row
-    whose person a person rule erases first is counted there, as the run counts it: among that
-    rule's related rows, not again under its own rule."""
+    """What each rule would purge now and within `days`, counted with the run's own query.
+
+    Each row is counted where the run counts it, once: a row whose person a person rule erases
+    first is among that rule's related rows, not again under its own rule; a person two person
+    rules would erase goes under the one the run applies first. What goes tonight is not there
+    to go again by the horizon."""
     now = now or timezone.now()
     horizon = now + timedelta(days=days)
+    rules = _rules()
+    person_rules = [rule for model, rule in rules if model._meta.label_lower == PERSON_MODEL]
     lines = []
-    for model, rule in _rules():
-        due = _not_erased_first(candidates(model, rule, now), now)
-        later = _not_erased_first(candidates(model, rule, horizon), horizon)
-        lines.append(
-            Forecast(
-                rule=rule,
-                model=model,
-                due=due.count(),
-                # What goes tonight, and what will have gone by the horizon of the rest.
-                within=model._base_manager.filter(
-                    Q(pk__in=due.values("pk")) | Q(pk__in=later.values("pk"))
-                ).count(),
-            )
+    for model, rule in rules:
+        first = person_rules[: person_rules.index(rule)] if rule in person_rules else person_rules
+        due = _without_people_erased_by(first, candidates(model, rule, now), now)
+        later = _without_people_erased_by(first, candidates(model, rule, horizon), horizon)
+        # Tonight's run: this model's rows it purges, and the people it erases.
+        later = _without_people_erased_by(
+            person_rules, later.exclude(retention_of(model).expired(now)), now
         )
+        due = due.count()
+        lines.append(Forecast(rule=rule, model=model, due=due, within=due + later.count()))
     return lines
 
 
-def _not_erased_first(rows: QuerySet, as_of: datetime) -> QuerySet:
+def _without_people_erased_by(rules: list[Rule], rows: QuerySet, as_of: datetime) -> QuerySet:
+    """`rows` without those of the people the person rules `rules` erase at `as_of`."""
     declaration = declaration_for(rows.model)
-    if declaration is None or declaration.label == PERSON_MODEL:
+    if declaration is None or not rules:
         return rows
     Person = apps.get_model(PERSON_MODEL)
-    expired = [rule.expired(as_of) for model, rule in _rules() if model is Person]
-    if not expired:
-        return rows
     # One filter of OR-ed conditions (querysets OR-ed with `|` mislabel their subqueries).
-    due = Person._default_manager.processable().filter(functools.reduce(operator.or_, expired))
-    return rows.exclude(declaration.owned_by(due))
+    expired = functools.reduce(operator.or_, [rule.expired(as_of) for rule in rules])
+    return rows.exclude(declaration.owned_by(Person._default_manager.processable().filter(expired)))
 
 
 def _rules() -> list:

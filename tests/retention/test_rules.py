@@ -1036,6 +1036,27 @@ def test_the_forecast_counts_a_signup_once_when_its_person_is_erased_first(world
     assert purged(purge_at(moment)) == forecast
 
 
+def test_the_forecast_counts_a_person_once_when_two_person_rules_would_erase_them(world):
+    """A website signup never confirmed, and no contact since for more than three years: the
+    lead rule and the unconfirmed-signup rule would both erase the person. The run erases her
+    once, under the rule it applies first, and the forecast counts her there only, now and at
+    the horizon."""
+    with at(dt(2021, 5, 2, 10)):
+        web_signup(world, "Ase.Odegard@Example.NO", AASE)
+    with at(dt(2025, 5, 20, 10)):
+        web_signup(world, "Marta.Angstrom@Example.SE", MARTA)  # unconfirmed, due in June
+    moment = dt(2025, 6, 2, 10)
+    lines = {line.rule.code: line for line in engine.forecast(now=local(moment), days=30)}
+
+    logged = purged(purge_at(moment))
+    later = purge_rolled_back(moment + timedelta(days=30))
+
+    assert (logged["customers.leads"], logged["customers.unconfirmed"]) == (1, 0)
+    assert later["customers.unconfirmed"] == 1
+    for code, line in lines.items():
+        assert (code, line.due, line.within) == (code, logged[code], logged[code] + later[code])
+
+
 def table_counts() -> dict[str, int]:
     return {
         model._meta.label: model._base_manager.count()
