@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 import time_machine
 from django.apps import apps
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection, models, transaction
 from django.test import TestCase, override_settings
 from django.test.utils import CaptureQueriesContext
@@ -1100,6 +1100,22 @@ def test_the_dry_run_prints_the_forecast_and_changes_nothing(every_case, private
     assert sorted(private_files.rglob("*")) != files  # the package's file went with it
     for code, rows in purged(run).items():
         assert any(line.split()[:2] == [code, str(rows)] for line in out.getvalue().splitlines())
+
+
+def test_the_command_refuses_to_purge_as_of_a_later_day_and_forecasts_it_gladly(every_case):
+    """A purge as of a later day would delete rows before their time, records a statute still
+    holds among them; a forecast for that day changes nothing and is welcome."""
+    before = table_counts()
+    with at(dt(2025, 6, 2, 10)):
+        with pytest.raises(CommandError, match="only with --dry-run"):
+            call_command("retention", "--as-of", "2040-01-01T03:00", stdout=io.StringIO())
+        out = io.StringIO()
+        call_command("retention", "--dry-run", "--as-of", "2040-01-01T03:00", stdout=out)
+        # As of the past, the rules purge no more than they would have then.
+        call_command("retention", "--as-of", "2025-06-01T03:00", stdout=io.StringIO())
+    assert read_forecast(out.getvalue())["subscriptions.accounting"][0] > 0
+    assert Run.objects.get().as_of == local(dt(2025, 6, 1, 3))
+    assert Order.objects.count() == before["subscriptions.Order"]
 
 
 # --- The run log names no one --------------------------------------------------------------------

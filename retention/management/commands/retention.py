@@ -1,6 +1,6 @@
 """Apply the retention rules now, or with --dry-run only say what they would purge."""
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -30,6 +30,10 @@ class Command(BaseCommand):
         if dry_run:
             self._forecast(now, days)
             return
+        if now > timezone.now():
+            # Applied as of a later day, the rules would delete rows before their time, records
+            # a statute still holds among them.
+            raise CommandError("--as-of may lie in the future only with --dry-run.")
         while engine.purge(trigger=Run.Trigger.COMMAND, resume_only=True) is not None:
             self.stdout.write("Resumed and finished an interrupted run.")
         run = engine.purge(trigger=Run.Trigger.COMMAND, now=now)
@@ -60,5 +64,5 @@ class Command(BaseCommand):
 def _parse(value):
     moment = parse_datetime(value)
     if moment is None:
-        raise SystemExit(f"--as-of: not an ISO date-time: {value!r}")
+        raise CommandError(f"--as-of: not an ISO date-time: {value!r}")
     return moment if timezone.is_aware(moment) else timezone.make_aware(moment)
