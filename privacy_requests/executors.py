@@ -183,7 +183,7 @@ def access_report(request, person, data: dict | None = None) -> str:
 
 
 def _write_package(request, files: dict[str, str]) -> AccessPackage:
-    directory = Path(settings.PRIVATE_MEDIA_ROOT) / "packages"
+    directory = packages_directory()
     directory.mkdir(parents=True, exist_ok=True)
     package = AccessPackage(
         request=request,
@@ -200,8 +200,12 @@ def _write_package(request, files: dict[str, str]) -> AccessPackage:
     return package
 
 
+def packages_directory() -> Path:
+    return Path(settings.PRIVATE_MEDIA_ROOT) / "packages"
+
+
 def package_path(package: AccessPackage) -> Path:
-    return Path(settings.PRIVATE_MEDIA_ROOT) / "packages" / package.file_name
+    return packages_directory() / package.file_name
 
 
 def build_access_package(request, person) -> AccessPackage:

@@ -33,16 +33,13 @@ def _answered_expired(now) -> Q:
 
 def _delete_package_files(packages) -> None:
     """The files go once their rows' deletion has committed: a batch that rolls back must not leave
-    rows whose files are gone."""
+    rows whose files are gone. A file that cannot be removed now, or whose removal is lost with
+    its worker, is removed by the sweep (services.package_files_remove_orphans)."""
     from .executors import package_path
+    from .services import package_files_remove
 
     paths = [package_path(package) for package in packages.only("file_name")]
-
-    def unlink():
-        for path in paths:
-            path.unlink(missing_ok=True)
-
-    transaction.on_commit(unlink)
+    transaction.on_commit(lambda: package_files_remove(paths))
 
 
 register(

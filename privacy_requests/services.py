@@ -4,6 +4,7 @@ Every action writes the request's timeline and the audit log. Actions of staff c
 permission here, so that the dashboard, the admin and any script obey the same rules.
 """
 
+import logging
 from datetime import timedelta
 
 from django.conf import settings
@@ -17,7 +18,9 @@ from concerthouse.personal_data_map import Right, declaration_for, exercise_righ
 from concerthouse.queue import enqueue_on_commit
 
 from . import deadlines, emails, executors
-from .models import PrivacyRequest, RecipientNotice, RequestEvent
+from .models import AccessPackage, PrivacyRequest, RecipientNotice, RequestEvent
+
+logger = logging.getLogger(__name__)
 
 HANDLE = "privacy_requests.handle_request"
 REGISTER = "privacy_requests.register_request"
@@ -409,3 +412,41 @@ def privacy_requests_owed() -> dict[str, list]:
         "answers": [(pk, which[state]) for pk, state in answers],
         "recipient_notices": list(notices),
     }
+
+
+def package_files_remove(paths) -> int:
+    """Remove these package files, each on its own: one that cannot be removed (its name only in
+    a count, never in the log) does not keep the others on disk. Returns how many went."""
+    removed = failed = 0
+    for path in paths:
+        try:
+            path.unlink(missing_ok=True)
+        except OSError:
+            failed += 1
+        else:
+            removed += 1
+    if failed:
+        logger.error(
+            "%d access package file(s) could not be removed; the sweep tries again", failed
+        )
+    return removed
+
+
+# A package's file is written before its row commits: a younger file without a row may be one.
+ORPHAN_GRACE = timedelta(hours=1)
+
+
+def package_files_remove_orphans() -> int:
+    """Package files that no row knows any more, removed: their rows were deleted, and removing
+    the file failed or was lost with its worker. Each is a full copy of someone's data."""
+    directory = executors.packages_directory()
+    if not directory.is_dir():
+        return 0
+    cutoff = (timezone.now() - ORPHAN_GRACE).timestamp()
+    old = {
+        path.name: path
+        for path in directory.iterdir()
+        if path.is_file() and path.stat().st_mtime < cutoff
+    }
+    known = set(AccessPackage.objects.filter(file_name__in=old).values_list("file_name", flat=True))
+    return package_files_remove(path for name, path in old.items() if name not in known)

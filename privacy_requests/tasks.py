@@ -60,7 +60,8 @@ def send_recipient_notice_task(notice_id: int) -> None:
 @shared_task(acks_late=True)
 def sweep_task() -> dict[str, int]:
     """Beat: finish what a lost task or a broker outage left undone, from the database's own
-    record of what is owed: verification links, answers and Art. 19 notices never sent."""
+    record of what is owed: verification links, answers and Art. 19 notices never sent, and
+    package files whose rows are gone."""
     owed = services.privacy_requests_owed()
     for request_id in owed["verifications"]:
         send_verification_task.delay(request_id)
@@ -68,4 +69,6 @@ def sweep_task() -> dict[str, int]:
         send_notice_task.delay(request_id, which)
     for notice_id in owed["recipient_notices"]:
         send_recipient_notice_task.delay(notice_id)
-    return {name: len(ids) for name, ids in owed.items()}
+    return {name: len(ids) for name, ids in owed.items()} | {
+        "orphan_package_files": services.package_files_remove_orphans()
+    }
