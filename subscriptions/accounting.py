@@ -10,7 +10,7 @@ from datetime import date
 
 from dateutil.relativedelta import relativedelta
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext_lazy as _
 
 STATUTES = {
@@ -41,18 +41,32 @@ def statute(country: str):
     return STATUTES[country]
 
 
-def expired(today: date, prefix: str = "") -> Q:
-    """Records whose hold has ended by `today`, as a filter (`prefix` reaches them through a
-    relation, e.g. "order__"): the same dates as `held_until`, in SQL."""
+def expired(
+    today: date, *, country: str = "country", year_end: str = "financial_year_ends_on"
+) -> Q:
+    """Records whose hold has ended by `today`, as a filter on the fields that hold their country
+    and the end of their financial year (a payment's country is its order's, "order__country"):
+    the same dates as `held_until`, in SQL."""
     return Q(
         **{
-            f"{prefix}country": "SE",
+            country: "SE",
             # held until 31 Dec of (year + 7): gone from 1 Jan of year + 8.
-            f"{prefix}financial_year_ends_on__lt": date(today.year - 7, 1, 1),
+            f"{year_end}__lt": date(today.year - 7, 1, 1),
         }
     ) | Q(
         **{
-            f"{prefix}country": "NO",
-            f"{prefix}financial_year_ends_on__lt": today - relativedelta(years=5),
+            country: "NO",
+            f"{year_end}__lt": today - relativedelta(years=5),
         }
     )
+
+
+def order_expired(today: date) -> Q:
+    """Orders whose hold has ended by `today`, and the holds of all their payments with it: a
+    payment goes with its order, and a later one (a refund) keeps the order as long as itself."""
+    from .models import Payment
+
+    held = Payment.objects.filter(order=OuterRef("pk")).exclude(
+        expired(today, country="order__country")
+    )
+    return expired(today) & ~Q(Exists(held))

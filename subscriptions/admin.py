@@ -79,7 +79,15 @@ class ConcertAdmin(admin.ModelAdmin):
 class PaymentInline(admin.TabularInline):
     model = Payment
     extra = 0
-    fields = ("kind", "method", "amount", "currency", "paid_on", "reference")
+    fields = (
+        "kind",
+        "method",
+        "amount",
+        "currency",
+        "paid_on",
+        "financial_year_ends_on",
+        "reference",
+    )
     readonly_fields = fields
     can_delete = False
 

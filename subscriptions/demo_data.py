@@ -118,7 +118,12 @@ def _book(person: Customer, series: Series, currency: str, rng: random.Random) -
         financial_year_ends_on=accounting.financial_year_end(on),
     )
     Payment.objects.create(
-        order=order, method=Payment.Method.CARD, amount=order.amount, currency=currency, paid_on=on
+        order=order,
+        method=Payment.Method.CARD,
+        amount=order.amount,
+        currency=currency,
+        paid_on=on,
+        financial_year_ends_on=order.financial_year_ends_on,
     )
     SeasonSubscription.objects.create(
         reference=services.new_reference(),

@@ -631,6 +631,7 @@ def _book(run, rows: list[Row], people: dict[str, int], agent: str, *, now) -> N
                 "amount": row.amount,
                 "currency": row.currency,
                 "paid_on": row.purchased_on,
+                "financial_year_ends_on": year_end[row.purchased_on],
                 "reference": run.agent[:64],
             }
             for row, order_id in zip(rows, order_ids, strict=True)

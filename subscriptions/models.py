@@ -151,9 +151,12 @@ class Order(models.Model):
 
     @property
     def held_until(self):
-        return accounting.held_until(
+        """The last day the order must be kept: its own financial year's hold, or a later
+        payment's (a refund in the next year is a record of that year, and refers to the order)."""
+        own = accounting.held_until(
             country=self.country, financial_year_ends_on=self.financial_year_ends_on
         )
+        return max([own, *(payment.held_until for payment in self.payments.all())])
 
 
 class Payment(models.Model):
@@ -180,6 +183,9 @@ class Payment(models.Model):
     amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
     currency = models.CharField(_("currency"), max_length=3)
     paid_on = models.DateField(_("date"))
+    # A payment is a record of the financial year it was made in, which may be later than its
+    # order's (a refund in January): fixed when it is made, as on the order.
+    financial_year_ends_on = models.DateField(_("end of the financial year"))
     reference = models.CharField(_("reference"), max_length=64, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
@@ -193,6 +199,12 @@ class Payment(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()} {self.amount} {self.currency} ({self.paid_on})"
+
+    @property
+    def held_until(self):
+        return accounting.held_until(
+            country=self.order.country, financial_year_ends_on=self.financial_year_ends_on
+        )
 
 
 class SeasonSubscription(TimeStampedModel):

@@ -100,6 +100,7 @@ def _order_held_until(order: Order):
 
 
 def _payment_held_until(payment: Payment):
+    # Deleted with its order, so kept as long as the order is.
     return payment.order.held_until
 
 
@@ -142,7 +143,7 @@ register(
                 Rule(
                     code="subscriptions.accounting",
                     label=_("Orders and payments past the bookkeeping period"),
-                    expired=lambda now: accounting.expired(timezone.localdate(now)),
+                    expired=lambda now: accounting.order_expired(timezone.localdate(now)),
                 ),
             ),
         ),

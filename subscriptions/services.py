@@ -210,6 +210,7 @@ def subscription_book(
             amount=price,
             currency=series.currency,
             paid_on=today,
+            financial_year_ends_on=accounting.financial_year_end(today),
         )
     try:
         with transaction.atomic():
@@ -295,14 +296,16 @@ def subscription_cancel(
     if refund_method and subscription.order_id:
         paid = order_balance(subscription.order)
         if paid > 0:
+            # The house's calendar day, not UTC's: after local midnight it is the next day.
+            paid_on = timezone.localdate(now)
             Payment.objects.create(
                 order=subscription.order,
                 kind=Payment.Kind.REFUND,
                 method=refund_method,
                 amount=paid,
                 currency=subscription.currency,
-                # The house's calendar day, not UTC's: after local midnight it is the next day.
-                paid_on=timezone.localdate(now),
+                paid_on=paid_on,
+                financial_year_ends_on=accounting.financial_year_end(paid_on),
             )
     customer = subscription.customer
     if not _has_ongoing_subscription(customer, today=timezone.localdate()):

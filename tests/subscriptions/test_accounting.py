@@ -1,10 +1,11 @@
 """Orders and payments are accounting records: kept under the bookkeeping hold of the house's
 country (Bokföringslagen 7:2, bokføringsloven § 13), through erasure, and read-only for everyone."""
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.core import mail
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -47,7 +48,9 @@ def order(*, country: str, financial_year_ends_on: date, reference="O-1") -> Ord
 
 def expired_on(day: date) -> set[str]:
     """The references whose hold has ended by `day`, as the retention purge asks the database."""
-    return set(Order.objects.filter(accounting.expired(day)).values_list("reference", flat=True))
+    return set(
+        Order.objects.filter(accounting.order_expired(day)).values_list("reference", flat=True)
+    )
 
 
 # --- How long --------------------------------------------------------------------------------------
@@ -126,6 +129,66 @@ def test_a_financial_year_ending_on_29_february_is_held_to_the_same_day_in_sql_a
     assert record.held_until == date(2029, 2, 28)
     assert expired_on(date(2029, 2, 28)) == set()
     assert expired_on(date(2029, 3, 1)) == {"O-1"}
+
+
+def payment(record: Order, *, paid_on: date, kind=Payment.Kind.PAYMENT) -> Payment:
+    return Payment.objects.create(
+        order=record,
+        kind=kind,
+        method=Payment.Method.CARD,
+        amount=record.amount,
+        currency=record.currency,
+        paid_on=paid_on,
+        financial_year_ends_on=accounting.financial_year_end(paid_on),
+    )
+
+
+@pytest.mark.parametrize(
+    ("country", "order_held", "refund_held"),
+    [
+        ("SE", date(2032, 12, 31), date(2033, 12, 31)),
+        ("NO", date(2030, 12, 31), date(2031, 12, 31)),
+    ],
+)
+def test_a_refund_in_the_next_financial_year_is_held_for_its_own_year_and_keeps_its_order(
+    db, country, order_held, refund_held
+):
+    record = order(country=country, financial_year_ends_on=date(2025, 12, 31))
+    paid = payment(record, paid_on=date(2025, 12, 20))
+    refund = payment(record, paid_on=date(2026, 1, 10), kind=Payment.Kind.REFUND)
+
+    assert refund.financial_year_ends_on == date(2026, 12, 31)
+    assert (paid.held_until, refund.held_until) == (order_held, refund_held)
+    # The refund refers to the order: both stay until the refund's last day, and go together.
+    record.refresh_from_db()
+    assert record.held_until == refund_held
+    assert expired_on(order_held + timedelta(days=1)) == set()
+    assert expired_on(refund_held) == set()
+    assert expired_on(refund_held + timedelta(days=1)) == {"O-1"}
+
+
+def test_a_refund_at_the_counter_in_january_belongs_to_the_new_financial_year(
+    thursdays, box_office
+):
+    with time_machine.travel(timezone.make_aware(datetime(2025, 12, 20, 11)), tick=False):
+        subscription = services.subscription_book(
+            series=thursdays,
+            seats=1,
+            buyer=buyer("marta.angstrom@example.se"),
+            channel=Order.Channel.BOX_OFFICE,
+            payment_method=Payment.Method.CARD,
+            actor=box_office,
+        )
+    with time_machine.travel(timezone.make_aware(datetime(2026, 1, 10, 11)), tick=False):
+        services.subscription_cancel(
+            subscription=subscription, actor=box_office, refund_method=Payment.Method.CARD
+        )
+    years = dict(Payment.objects.values_list("kind", "financial_year_ends_on"))
+    assert years == {
+        Payment.Kind.PAYMENT: date(2025, 12, 31),
+        Payment.Kind.REFUND: date(2026, 12, 31),
+    }
+    assert Order.objects.get().financial_year_ends_on == date(2025, 12, 31)
 
 
 def test_a_country_without_a_known_statute_is_an_error_not_a_guess():
@@ -235,6 +298,7 @@ def test_erasure_deletes_an_order_whose_hold_has_ended(dpo, marta):
         amount=old.amount,
         currency="SEK",
         paid_on=date(2015, 12, 1),
+        financial_year_ends_on=date(2015, 12, 31),
     )
     request = erasure_request("marta.angstrom@example.se")
     execute(request, dpo)
@@ -251,6 +315,7 @@ def test_erasure_deletes_an_order_whose_hold_has_ended(dpo, marta):
 
 def test_erasure_of_a_person_whose_every_order_has_expired_holds_nothing(dpo, marta):
     Order.objects.update(financial_year_ends_on=date(2015, 12, 31))
+    Payment.objects.update(financial_year_ends_on=date(2015, 12, 31))
     request = erasure_request("marta.angstrom@example.se")
     execute(request, dpo)
     assert not Order.objects.exists() and not Payment.objects.exists()
