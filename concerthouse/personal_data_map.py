@@ -101,6 +101,9 @@ class Retention:
     rules: tuple[Rule, ...] = ()
     # Work outside the database before rows are deleted, however they are reached (files on disk).
     before_delete: Callable[[QuerySet], None] | None = None
+    # The people these rows keep from every person rule while they exist, as a filter on the
+    # person model: a privacy request still being answered must stay answerable (Art. 12).
+    keeps_person: Callable[[], Q] | None = None
 
     def expired(self, now: datetime) -> Q | None:
         """Rows past any of the rules at `now`, or None when no rule applies."""

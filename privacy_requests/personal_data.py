@@ -1,7 +1,7 @@
 from dateutil.relativedelta import relativedelta
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext_lazy as _
 
 from concerthouse.personal_data_map import (
@@ -25,6 +25,15 @@ def _requests_of(people) -> Q:
 def _unverified_expired(now) -> Q:
     cutoff = now - relativedelta(days=settings.RETENTION_UNVERIFIED_REQUEST_DAYS)
     return Q(state=PrivacyRequest.State.UNVERIFIED, created_at__lt=cutoff)
+
+
+def _open_request_keeps_person() -> Q:
+    """A verified request not yet answered: its person is not purged before it is (an erasure
+    request erases them itself, when it is carried out)."""
+    open_requests = PrivacyRequest.objects.filter(state=PrivacyRequest.State.OPEN)
+    return Q(Exists(open_requests.filter(customer=OuterRef("pk")))) | Q(
+        Exists(open_requests.filter(email=OuterRef("email")))
+    )
 
 
 def _answered_expired(now) -> Q:
@@ -87,6 +96,7 @@ register(
                     expired=_answered_expired,
                 ),
             ),
+            keeps_person=_open_request_keeps_person,
         ),
     )
 )

@@ -35,6 +35,7 @@ from concerthouse.personal_data_map import (
     PERSON_MODEL,
     Rule,
     declaration_for,
+    declarations,
     retention_of,
     retention_rules,
 )
@@ -49,14 +50,17 @@ class LostLock(Exception):
 
 
 def candidates(model: type[models.Model], rule: Rule, as_of: datetime) -> QuerySet:
-    """The rows `rule` purges at `as_of`: past their time, and not a restricted person's."""
+    """The rows `rule` purges at `as_of`: past their time, and not a restricted person's; on the
+    person model, not a person whom rows of the map keep (an open privacy request)."""
     rows = model._base_manager.filter(rule.expired(as_of))
     people = apps.get_model(PERSON_MODEL)._default_manager
     if model is people.model:
         # A person's own row says whether they are restricted: a filter on the row, where the
         # map's "rows of the restricted" would be a subquery reading the whole register again
         # for every batch (restricted people are a handful, and have no index of their own).
-        return rows & people.processable()
+        rows = rows & people.processable()
+        kept = [d.retention.keeps_person() for d in declarations() if d.retention.keeps_person]
+        return rows.exclude(functools.reduce(operator.or_, kept)) if kept else rows
     declaration = declaration_for(model)
     if declaration is not None:
         rows = rows.exclude(declaration.owned_by(people.restricted()))
@@ -64,12 +68,10 @@ def candidates(model: type[models.Model], rule: Rule, as_of: datetime) -> QueryS
 
 
 def skipped(model: type[models.Model], rule: Rule, as_of: datetime) -> QuerySet:
-    """The rows past their time under `rule` that stay because their person is restricted."""
-    declaration = declaration_for(model)
-    if declaration is None:
-        return model._base_manager.none()
-    restricted = apps.get_model(PERSON_MODEL)._default_manager.restricted()
-    return model._base_manager.filter(rule.expired(as_of)).filter(declaration.owned_by(restricted))
+    """The rows past their time under `rule` that stay: their person is restricted, or kept by
+    an open privacy request."""
+    expired = model._base_manager.filter(rule.expired(as_of))
+    return expired.exclude(pk__in=candidates(model, rule, as_of).values("pk"))
 
 
 def _with_keys(model: type[models.Model], keys: list) -> QuerySet:
@@ -261,8 +263,7 @@ def _apply(run: Run, model: type[models.Model], rule: Rule) -> bool:
         logger.error("retention rule %s failed: %s", rule.code, log.error)
         return False
     logger.info(
-        "retention rule %s: %d rows, %d related rows, %d skipped (restricted), %d batches in %d "
-        "lanes, %.1f s",
+        "retention rule %s: %d rows, %d related rows, %d skipped, %d batches in %d lanes, %.1f s",
         rule.code,
         log.rows,
         log.related_rows,

@@ -761,6 +761,48 @@ def test_a_restricted_person_is_purged_by_no_rule_until_the_restriction_is_lifte
     assert there(reader, control_reader) == [True, True]
 
 
+def test_a_person_whose_privacy_request_is_being_answered_is_purged_only_once_it_is(world):
+    """Art. 12: a request must be answered, and its answer needs the data. Åse, met at a fair
+    four years ago, asks for a copy of her data; Märta signed up on the website, never confirmed,
+    and asks on day 25. Neither is purged while her request is open; each is the night after it
+    has been answered."""
+    with at(dt(2021, 1, 10, 10)):
+        CustomerFactory(
+            email="ase.odegard@example.no", source=Customer.Source.FAIR_OR_MEETING, **AASE
+        )
+    with at(dt(2025, 1, 1, 10)):
+        web_signup(world, "Marta.Angstrom@Example.SE", MARTA)
+    with at(dt(2025, 1, 26, 9)):
+        requests = [
+            verified_request("access", "ASE.Odegard@Example.NO", name="Åse Ødegård"),
+            # By her address only: the form does not look people up.
+            verified_request("access", "marta.angstrom@example.se", name="Märta Ångström"),
+        ]
+    moment = dt(2025, 2, 2, 3)
+    with at(moment):
+        forecast = {f.rule.code: f.due for f in engine.forecast()}
+    assert (forecast["customers.leads"], forecast["customers.unconfirmed"]) == (0, 0)
+
+    run = purge_at(moment)
+
+    # Only Märta's signup, which no request needs, has had its 30 days.
+    assert purged(run) == only("newsletters.unconfirmed_signups", 1)
+    skipped = dict(run.rules.values_list("rule", "skipped"))
+    assert (skipped["customers.leads"], skipped["customers.unconfirmed"]) == (1, 1)
+    assert Customer.objects.count() == 2
+    for request in requests:
+        request.refresh_from_db()
+        assert (request.state, request.email != "") == (PrivacyRequest.State.OPEN, True)
+
+    with at(dt(2025, 2, 3, 10)), TestCase.captureOnCommitCallbacks(execute=True):
+        for request in requests:
+            privacy_request_execute(request=request, actor=world.dpo)
+    run = purge_at(dt(2025, 2, 4, 3))
+
+    assert (purged(run)["customers.leads"], purged(run)["customers.unconfirmed"]) == (1, 1)
+    assert not Customer.objects.exists()
+
+
 def test_a_lead_with_a_standing_confirmed_consent_is_kept_and_other_leads_are_not(world):
     """Harmonien: "samtykke til videre lagring". Only a confirmed consent that still stands
     keeps a lead; a pending one (a link never clicked) or a withdrawn one does not."""
@@ -915,9 +957,14 @@ def test_an_expired_person_leaves_no_rows_and_no_orphans_and_others_are_untouche
         assert campaign_prepare_deliveries(campaign) == 2
     with at(dt(2026, 10, 1, 12)):
         preferences_withdraw_all(customer=aase)  # Märta keeps her newsletter
-    with at(dt(2027, 7, 1, 12)):
-        verified_request("access", "ASE.Odegard@example.NO", name="Åse Ødegård")
-        verified_request("access", "Marta.ANGSTROM@example.se", name="Märta Ångström")
+    with at(dt(2027, 7, 1, 12)), TestCase.captureOnCommitCallbacks(execute=True):
+        # Answered: an open request would keep its person from the purge until it is.
+        for address, name in (
+            ("ASE.Odegard@example.NO", "Åse Ødegård"),
+            ("Marta.ANGSTROM@example.se", "Märta Ångström"),
+        ):
+            request = verified_request("access", address, name=name)
+            privacy_request_execute(request=request, actor=world.dpo)
 
     before = rows_of_person(aase)
     # She has rows of every kind the retention purge must deal with.
@@ -1148,7 +1195,8 @@ def leads_with_history(world: World, count: int, start: int, made: datetime) -> 
                 email=address, language="sv", notices=[world.notice("sv")], **MARTA
             )
             signup_confirm(signup=signup)
-            verified_request("objection", address, name="Märta Ångström")
+            request = verified_request("access", address, name="Märta Ångström")
+            privacy_request_execute(request=request, actor=world.dpo)
             people.append(signup.customer)
         campaign = Campaign.objects.create(name=f"Vår {start}", purpose=world.news)
         campaign_prepare_deliveries(campaign)
