@@ -59,11 +59,21 @@ def _unconfirmed_signup_expired(now) -> Q:
     )
 
 
-def _ended_customer_expired(now) -> Q:
-    """The relationship ended more than the house's period ago (counted in the house's days)."""
+def relationship_ended_long_enough(now, prefix: str = "") -> Q:
+    """Customers (reached through `prefix`, e.g. "customer__") whose relationship ended more than
+    the house's period ago, counted in the house's days."""
     today = timezone.localdate(now)
     cutoff = today - relativedelta(months=settings.RETENTION_ENDED_CUSTOMER_MONTHS)
-    return Q(kind=Customer.Kind.CUSTOMER, relationship_ended_on__lt=cutoff) & _without_consent()
+    return Q(
+        **{f"{prefix}kind": Customer.Kind.CUSTOMER, f"{prefix}relationship_ended_on__lt": cutoff}
+    )
+
+
+def _ended_customer_expired(now) -> Q:
+    """The relationship ended more than the house's period ago. A standing marketing consent
+    keeps the person and what the newsletter needs; their contracts go all the same (the
+    subscriptions' own rule, subscriptions.ended_contracts)."""
+    return relationship_ended_long_enough(now) & _without_consent()
 
 
 register(

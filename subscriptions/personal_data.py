@@ -16,6 +16,7 @@ from concerthouse.personal_data_map import (
     exempt,
     register,
 )
+from customers.personal_data import relationship_ended_long_enough
 
 from . import accounting
 from .models import (
@@ -32,12 +33,13 @@ def _of(people) -> Q:
     return Q(customer__in=people.values("pk"))
 
 
-_WITH_THE_CUSTOMER = Retention(
-    _(
-        "Kept while you are a customer, and deleted with your other data a set time after your "
-        "last subscription ends."
-    )
-)
+def _ended_contract_expired(now) -> Q:
+    """Harmonien: "Alle personlig identifiserbare data slettes dersom kundeforholdet opphører".
+    The customer rule erases a former customer a set time after their last subscription ends;
+    one whose newsletter consent still stands keeps their contact details and consent, not their
+    contracts."""
+    return relationship_ended_long_enough(now, prefix="customer__")
+
 
 register(
     Declaration(
@@ -62,7 +64,19 @@ register(
         legal_basis=LegalBasis.CONTRACT,
         owned_by=_of,
         erasure=Erasure.DELETE,
-        retention=_WITH_THE_CUSTOMER,
+        retention=Retention(
+            _(
+                "Kept while you are a customer, and deleted a set time after your last "
+                "subscription ends, even if you still receive our newsletter."
+            ),
+            rules=(
+                Rule(
+                    code="subscriptions.ended_contracts",
+                    label=_("Subscriptions of customers whose relationship ended"),
+                    expired=_ended_contract_expired,
+                ),
+            ),
+        ),
         provided_by_person=frozenset({"series", "seats"}),
     )
 )
@@ -219,7 +233,10 @@ register(
         legal_basis=LegalBasis.LEGAL_OBLIGATION,
         owned_by=_of,
         erasure=Erasure.DELETE,
-        retention=_WITH_THE_CUSTOMER,
+        # What it proves concerns the data the agent passed on, which stays while you are known.
+        retention=Retention(
+            _("Kept as long as we hold the details the agent passed to us, and deleted with them.")
+        ),
     )
 )
 

@@ -226,6 +226,21 @@ def an_ended_customer(world: World, tag: str, *, ended_on: date) -> Tracked:
     return Tracked(Customer, [person.pk])
 
 
+def a_former_subscriber_still_reading_the_newsletter(world: World, tag: str) -> Tracked:
+    """Her season ended on 31 May 2024; her newsletter consent stands. The consent keeps her and
+    her contact details, not her contract: the subscription goes 13 months after the end."""
+    series = a_series(tag, date(2023, 9, 1), date(2024, 5, 31))
+    subscription = subscription_book(
+        series=series,
+        seats=2,
+        buyer=buyer(email("Marta.Angstrom", tag), **MARTA),
+        channel="web",
+    )
+    subscribe(subscription.customer, "news")
+    customer_end_relationship(customer=subscription.customer, on=date(2024, 5, 31))
+    return Tracked(SeasonSubscription, [subscription.pk])
+
+
 def an_unconfirmed_signup(world: World, tag: str) -> Tracked:
     """A lead met at a fair signs up on the website and never clicks the link: the signup goes,
     the lead stays (the lead rule's three years)."""
@@ -514,6 +529,18 @@ CASES: dict[str, tuple[Variant, ...]] = {
             made_with={"HOUSE_COUNTRY": "NO", "HOUSE_FINANCIAL_YEAR_START_MONTH": 7},
         ),
     ),
+    # Harmonien: all personal data goes when the customer relationship ends; a standing newsletter
+    # consent keeps the reader, not the contract.
+    "subscriptions.ended_contracts": (
+        variant(
+            "subscriptions.ended_contracts",
+            "13-months-after-31-may-consent-standing",
+            a_former_subscriber_still_reading_the_newsletter,
+            (2023, 9, 1, 12),
+            (2025, 6, 30, 23, 30),
+            (2025, 7, 1, 0, 30),
+        ),
+    ),
     "subscriptions.pre_concert_log": (
         variant(
             "subscriptions.pre_concert_log",
@@ -566,6 +593,15 @@ SETTINGS_VARIANTS = [
         (2026, 5, 31, 23, 30),
         (2026, 6, 1, 0, 30),
         rules_with={"RETENTION_ENDED_CUSTOMER_MONTHS": 24},
+    ),
+    variant(
+        "subscriptions.ended_contracts",
+        "RETENTION_ENDED_CUSTOMER_MONTHS=6",
+        a_former_subscriber_still_reading_the_newsletter,
+        (2023, 9, 1, 12),
+        (2024, 11, 30, 23, 30),
+        (2024, 12, 1, 0, 30),
+        rules_with={"RETENTION_ENDED_CUSTOMER_MONTHS": 6},
     ),
     variant(
         "newsletters.unconfirmed_signups",
@@ -989,7 +1025,8 @@ def test_an_expired_person_leaves_no_rows_and_no_orphans_and_others_are_untouche
     assert rows_mentioning(footprint)  # the search finds her before
 
     run = purge_at(dt(2027, 7, 16, 0, 30))
-    assert purged(run) == only("customers.ended", 1)
+    # Märta's consent keeps her, not her contract: her subscription goes by its own rule.
+    assert purged(run) == only("customers.ended", 1) | {"subscriptions.ended_contracts": 1}
 
     assert not Customer.objects.filter(pk=aase.pk).exists()
     by_label = {d.label: d for d in declarations()}
@@ -1018,8 +1055,10 @@ def test_an_expired_person_leaves_no_rows_and_no_orphans_and_others_are_untouche
         "subscriptions_order.buyer_name: Åse",
         "subscriptions_order.buyer_name: Ødegård",
     ]
-    # Märta, ended on the same day but with her newsletter consent standing, is untouched.
-    assert export_person(marta) == others
+    # Märta, ended on the same day but with her newsletter consent standing, keeps everything
+    # but the contract.
+    assert export_person(marta) == others | {"subscriptions.seasonsubscription": []}
+    assert others["subscriptions.seasonsubscription"]
     assert Customer.objects.values().get(pk=marta.pk) == marta_values
     assert list(PrivacyRequest.objects.filter(customer=marta).values()) == marta_requests
 
