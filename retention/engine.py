@@ -25,7 +25,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.apps import apps
 from django.conf import settings
 from django.db import IntegrityError, connection, connections, models, transaction
-from django.db.models import F, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Mod
 from django.utils import timezone
@@ -33,10 +33,10 @@ from django.utils import timezone
 from concerthouse.erasure import delete_rows, erase_people
 from concerthouse.personal_data_map import (
     PERSON_MODEL,
+    Erasure,
     Rule,
     declaration_for,
     declarations,
-    retention_of,
     retention_rules,
 )
 
@@ -99,37 +99,51 @@ class Forecast:
 def forecast(*, now: datetime | None = None, days: int = 30) -> list[Forecast]:
     """What each rule would purge now and within `days`, counted with the run's own query.
 
-    Each row is counted where the run counts it, once: a row whose person a person rule erases
-    first is among that rule's related rows, not again under its own rule; a person two person
-    rules would erase goes under the one the run applies first. What goes tonight is not there
-    to go again by the horizon."""
+    Each row is counted where the run counts it, once: a row that a rule applied before its own
+    takes first (its person erased, a row it belongs to deleted) is among that rule's related
+    rows, not again under its own; and what goes tonight is not there to go again by the
+    horizon."""
     now = now or timezone.now()
     horizon = now + timedelta(days=days)
     rules = _rules()
-    person_rules = [rule for model, rule in rules if model._meta.label_lower == PERSON_MODEL]
     lines = []
-    for model, rule in rules:
-        first = person_rules[: person_rules.index(rule)] if rule in person_rules else person_rules
-        due = _without_people_erased_by(first, candidates(model, rule, now), now)
-        later = _without_people_erased_by(first, candidates(model, rule, horizon), horizon)
-        # Tonight's run: this model's rows it purges, and the people it erases.
-        later = _without_people_erased_by(
-            person_rules, later.exclude(retention_of(model).expired(now)), now
+    for index, (model, rule) in enumerate(rules):
+        first = rules[:index]
+        due = candidates(model, rule, now).exclude(_taken_by(first, model, now)).count()
+        later = (
+            candidates(model, rule, horizon)
+            .exclude(_taken_by(first, model, horizon))
+            .exclude(_taken_by(rules, model, now))
         )
-        due = due.count()
         lines.append(Forecast(rule=rule, model=model, due=due, within=due + later.count()))
     return lines
 
 
-def _without_people_erased_by(rules: list[Rule], rows: QuerySet, as_of: datetime) -> QuerySet:
-    """`rows` without those of the people the person rules `rules` erase at `as_of`."""
-    declaration = declaration_for(rows.model)
-    if declaration is None or not rules:
-        return rows
-    Person = apps.get_model(PERSON_MODEL)
-    # One filter of OR-ed conditions (querysets OR-ed with `|` mislabel their subqueries).
-    expired = functools.reduce(operator.or_, [rule.expired(as_of) for rule in rules])
-    return rows.exclude(declaration.owned_by(Person._default_manager.processable().filter(expired)))
+def _taken_by(rules: list, model: type[models.Model], as_of: datetime) -> Q:
+    """The rows of `model` that `rules`, applied at `as_of`, purge: the model's own rows under
+    them, the rows of the people they erase (where erasure deletes rows rather than anonymising
+    them), and the rows that deleting theirs cascades to."""
+    declaration = declaration_for(model)
+    deleted_with_person = declaration is not None and declaration.erasure in (
+        Erasure.DELETE,
+        Erasure.HOLD,  # the rows whose hold has ended, which are those the model's rule wants
+    )
+    cascading = [
+        field
+        for field in model._meta.concrete_fields
+        if field.is_relation and field.remote_field.on_delete is models.CASCADE
+    ]
+    taken = Q(pk__in=[])
+    for other, rule in rules:
+        rows = candidates(other, rule, as_of)
+        if other is model:
+            taken |= Q(pk__in=rows.values("pk"))
+        elif other._meta.label_lower == PERSON_MODEL and deleted_with_person:
+            taken |= declaration.owned_by(rows)
+        for field in cascading:
+            if field.related_model is other:
+                taken |= Q(**{f"{field.name}__in": rows.values("pk")})
+    return taken
 
 
 def _rules() -> list:

@@ -1143,6 +1143,68 @@ def test_the_forecast_counts_a_person_once_when_two_person_rules_would_erase_the
         assert (code, line.due, line.within) == (code, logged[code], logged[code] + later[code])
 
 
+def assert_forecast_is_what_the_runs_do(moment: datetime, days: int = 30):
+    """The forecast at `moment`, checked against the run then and one `days` later; both
+    returned, the forecast's lines and the run's log."""
+    lines = {line.rule.code: line for line in engine.forecast(now=local(moment), days=days)}
+    logged = purged(purge_at(moment))
+    later = purge_rolled_back(moment + timedelta(days=days))
+    for code, line in lines.items():
+        assert (code, line.due, line.within) == (code, logged[code], logged[code] + later[code])
+    return lines, logged
+
+
+def test_the_forecast_counts_the_requests_of_a_person_erased_first_under_their_own_rules(world):
+    """Erasing a person anonymises their privacy requests rather than deleting them: the same
+    night the request rules still delete those that are due, and the forecast says so."""
+    with at(dt(2021, 1, 10, 10)):
+        CustomerFactory(
+            email="ase.odegard@example.no", source=Customer.Source.FAIR_OR_MEETING, **AASE
+        )
+        answered = verified_request("objection", "Ase.Odegard@Example.NO", name="Åse Ødegård")
+        privacy_request_execute(request=answered, actor=world.dpo)
+        privacy_request_submit(
+            kind="access", email="ase.odegard@example.no", language="nb", name="Åse Ødegård"
+        )
+
+    _lines, logged = assert_forecast_is_what_the_runs_do(dt(2025, 1, 20, 10))
+
+    assert logged == only("customers.leads", 1) | {
+        "privacy_requests.answered": 1,
+        "privacy_requests.unverified": 1,
+    }
+
+
+def test_the_forecast_counts_a_package_once_when_its_request_goes_first(world):
+    """An answered request and its package, both past their time: deleting the request (its
+    rule comes first) takes the package with it, as a related row."""
+    with at(dt(2022, 1, 10, 10)):
+        request = verified_request("access", "Ase.Odegard@Example.NO", name="Åse Ødegård")
+        privacy_request_execute(request=request, actor=world.dpo)
+    with at(dt(2022, 1, 11, 10)):
+        soon = verified_request("access", "Marta.Angstrom@Example.SE", name="Märta Ångström")
+        privacy_request_execute(request=soon, actor=world.dpo)
+    # Kept longer than the 30 days (a house's longer PRIVACY_PACKAGE_DAYS, a restriction lifted).
+    AccessPackage.objects.filter(request=soon).update(
+        expires_at=local(dt(2025, 1, 20, 10)) + timedelta(days=20)
+    )
+    moment = dt(2025, 1, 10, 11)  # Åse's request was answered three years and an hour ago
+
+    lines, logged = assert_forecast_is_what_the_runs_do(moment)
+
+    assert logged == only("privacy_requests.answered", 1)
+    # Märta's goes within the 30 days, and her package with it, not under its own rule.
+    assert (
+        lines["privacy_requests.answered"].within,
+        lines["privacy_requests.packages"].within,
+    ) == (
+        2,
+        0,
+    )
+    run = Run.objects.latest("pk")
+    assert run.rules.get(rule="privacy_requests.answered").related_rows >= 1  # the package
+
+
 def table_counts() -> dict[str, int]:
     return {
         model._meta.label: model._base_manager.count()
