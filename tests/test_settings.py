@@ -64,3 +64,16 @@ def test_production_settings_refuse_links_without_https():
 def test_local_settings_run_with_nothing_set():
     result = load_settings("concerthouse.settings.local", {})
     assert result.stdout.strip() == "started", result.stderr
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_postgresql_runs_this_application_s_queries_without_jit_compilation():
+    """JIT would spend seconds compiling queries with subqueries that run in milliseconds."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs a server database with concurrent connections (PostgreSQL)")
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW jit")
+        assert cursor.fetchone() == ("off",)

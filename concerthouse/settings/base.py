@@ -83,7 +83,21 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+
+def database(config: dict) -> dict:
+    """PostgreSQL without JIT compilation. Its cost threshold is crossed by this application's
+    queries with subqueries (the retention forecast, a purge's batches), which then spent seconds
+    compiling what runs in milliseconds: measured here, a forecast over a million people took
+    27 s with JIT and 1.4 s without."""
+    if config["ENGINE"] == "django.db.backends.postgresql":
+        options = config.setdefault("OPTIONS", {})
+        options["options"] = f"{options.get('options', '')} -c jit=off".strip()
+    return config
+
+
+DATABASES = {
+    "default": database(env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"))
+}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}

@@ -7,7 +7,7 @@ development value.
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import env
+from .base import database, env
 
 DEBUG = False
 SECRET_KEY = env.str("SECRET_KEY")
@@ -16,7 +16,7 @@ BLIND_INDEX_KEY = env.str("BLIND_INDEX_KEY")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
 # Every email links here (confirmation, preferences, unsubscribe): there is no sensible default.
 HOUSE_SITE_URL = env.str("HOUSE_SITE_URL")
-DATABASES = {"default": env.db("DATABASE_URL")}
+DATABASES = {"default": database(env.db("DATABASE_URL"))}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL")
 CELERY_TASK_ALWAYS_EAGER = False
