@@ -62,14 +62,15 @@ def delete_rows(rows: QuerySet, *, cleared: Collection[type[models.Model]] = ())
     return deleted + rows._raw_delete(rows.db)
 
 
-def erase_people(people: QuerySet, *, now: datetime, spare: models.Model | None = None) -> int:
+def erase_people(people: QuerySet, *, now: datetime, spare: QuerySet | None = None) -> int:
     """Erase every mapped row of `people` as the map says: delete, anonymise, or keep what a legal
     hold still covers at `now`; the people go last. Returns how many rows were deleted or changed,
     the people included.
 
     `people` must be a stable set (filtered by primary key): every other statement finds its rows
     through it, and it holds still until the people themselves go, last.
-    `spare` is a row to leave alone (the request being executed, still needed for its answer).
+    `spare` holds rows of one model to leave alone (a request being executed, or still owed its
+    answer: it needs the address to be sent).
     The erasure hooks (the suppression list) are the caller's: a retention purge is not a request.
     """
     touched = 0
@@ -86,11 +87,12 @@ def erase_people(people: QuerySet, *, now: datetime, spare: models.Model | None 
             # rows are found by hashing every person's address.)
             continue
         rows = declaration.rows_of(people)
-        if spare is not None and declaration.model is type(spare):
-            rows = rows.exclude(pk=spare.pk)
+        spared = spare is not None and declaration.model is spare.model
+        if spared:
+            rows = rows.exclude(pk__in=spare.values("pk"))
         if declaration.erasure == Erasure.DELETE:
             touched += delete_rows(rows)
-            if spare is None or declaration.model is not type(spare):
+            if not spared:
                 deleted.add(declaration.model)
         elif declaration.erasure == Erasure.ANONYMISE:
             values = {

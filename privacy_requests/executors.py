@@ -272,7 +272,8 @@ def erase_person(person, *, actor=None, spare=None) -> list[HeldRows]:
     held = _holds_of(person, today=timezone.localdate(now))
     exercise_right(Right.ERASURE, person=person, actor=actor)
     journal.record(person, now=now)
-    erase_people(_people(person), now=now, spare=spare)
+    spare_rows = None if spare is None else type(spare)._base_manager.filter(pk=spare.pk)
+    erase_people(_people(person), now=now, spare=spare_rows)
     return held
 
 

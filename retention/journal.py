@@ -201,11 +201,24 @@ def _erase_returned_people(hashes: set[str]) -> int:
         last = rows[-1][0]
         returned = [pk for pk, public_id in rows if person_hash(public_id) in hashes]
         for person in Person._base_manager.filter(pk__in=returned):
+            people = Person._base_manager.filter(pk=person.pk)
             with transaction.atomic():
                 # The suppression list too may have been rolled back: the hooks add it again.
                 exercise_right(Right.ERASURE, person=person)
-                erase_people(Person._base_manager.filter(pk=person.pk), now=timezone.now())
+                erase_people(people, now=timezone.now(), spare=_owed_erasure_requests(people))
             erased += 1
+
+
+def _owed_erasure_requests(people):
+    """The erasure requests of `people` whose answer is still owed (restored from before it was
+    sent): the answer needs the address, and the request forgets it once sent
+    (privacy_request_redact_if_answered), as when it was first carried out."""
+    PrivacyRequest = apps.get_model("privacy_requests", "PrivacyRequest")
+    return PrivacyRequest._base_manager.filter(
+        declaration_for(PrivacyRequest).owned_by(people),
+        kind=PrivacyRequest.Kind.ERASURE,
+        closing_notice_sent_at__isnull=True,
+    )
 
 
 def _anonymise_returned_requests(erased_at: dict[str, datetime]) -> int:

@@ -247,6 +247,39 @@ def test_a_restored_backup_is_erased_again_by_reapply_and_a_second_reapply_chang
     assert erasure_journal_file.read_text() == file
 
 
+def test_reapply_erases_the_person_again_and_leaves_her_erasure_request_answerable(
+    marta, dpo, backup
+):
+    """The backup was taken after Märta's erasure request was confirmed and before it was
+    carried out. Restored, the request is open again and owes its answer: reapply erases her
+    again and keeps the request's address for that answer, as the first erasure did."""
+    request = verified_request("erasure", EMAIL, name="Märta Ångström")
+    backup.take()
+    with committed():
+        privacy.privacy_request_execute(request=request, actor=dpo)
+    backup.restore()
+
+    out, _err = reapply()
+
+    assert "1 people erased again" in out
+    assert not Customer.objects.filter(pk=marta.pk).exists()
+    request.refresh_from_db()
+    assert (request.state, request.email, request.name, request.customer) == (
+        PrivacyRequest.State.OPEN,
+        EMAIL,
+        "Märta Ångström",
+        None,
+    )
+    # The DPO answers it again, there being nothing left to erase; then it forgets her.
+    with committed():
+        privacy.privacy_request_execute(request=request, actor=dpo)
+    request.refresh_from_db()
+    assert request.state == PrivacyRequest.State.COMPLETED
+    assert (request.email, request.name) == ("", "")
+    # Only the accounting record, under the bookkeeping hold, still names her.
+    assert rows_mentioning([EMAIL, "Ångström"]) == ["subscriptions_order.buyer_name: Ångström"]
+
+
 def test_reapply_anonymises_a_restored_request_made_before_the_person_was_in_the_register(
     dpo, backup
 ):
