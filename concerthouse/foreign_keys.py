@@ -10,15 +10,17 @@ reach gets what its model declares, rather than an error.
 
 After every `migrate` (and every `flush`), `on_delete_sync` gives each foreign key of the project's
 own apps the action of its field, so that a constraint Django re-creates when a field changes is
-put right at once. PROTECT, RESTRICT and DO_NOTHING stay NO ACTION: Django checks them first, and
-the database refuses what slips past. Other backends are left as Django made them.
+put right at once. Every other on_delete (PROTECT, RESTRICT, DO_NOTHING, SET_DEFAULT, SET()) is
+NO ACTION, and is put back to it when a field changes to one: Django carries those out or checks
+them first, and the database refuses what slips past. Other backends are left as Django made them.
 """
 
 from django.conf import settings
 from django.db import connections, models, transaction
 
-# pg_constraint.confdeltype for each on_delete the database can carry out itself.
+# pg_constraint.confdeltype for each on_delete the database carries out itself; NO ACTION else.
 _ACTIONS = {models.CASCADE: ("c", "CASCADE"), models.SET_NULL: ("n", "SET NULL")}
+_NO_ACTION = ("a", "NO ACTION")
 
 
 def _wanted(apps) -> dict[tuple[str, str], tuple[str, str, str, str]]:
@@ -30,9 +32,7 @@ def _wanted(apps) -> dict[tuple[str, str], tuple[str, str, str, str]]:
         for field in model._meta.local_fields:
             if not field.is_relation or not field.db_constraint:
                 continue
-            action = _ACTIONS.get(field.remote_field.on_delete)
-            if action is None:
-                continue
+            action = _ACTIONS.get(field.remote_field.on_delete, _NO_ACTION)
             target = field.target_field
             wanted[(model._meta.db_table, field.column)] = (
                 *action,
@@ -59,7 +59,7 @@ def on_delete_sync(*, using: str = "default", apps=None) -> int:
             JOIN pg_class t ON t.oid = c.conrelid
             JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
             WHERE c.contype = 'f' AND cardinality(c.conkey) = 1
-              AND t.relnamespace = current_schema()::regnamespace
+              AND t.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema())
             """
         )
         found = cursor.fetchall()

@@ -39,7 +39,8 @@ def constraints() -> dict[tuple[str, str], str]:
             FROM pg_constraint c
             JOIN pg_class t ON t.oid = c.conrelid
             JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
-            WHERE c.contype = 'f' AND t.relnamespace = current_schema()::regnamespace
+            WHERE c.contype = 'f'
+              AND t.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema())
             """
         )
         return {(table, column): action for table, column, action in cursor.fetchall()}
@@ -95,6 +96,21 @@ def test_a_constraint_recreated_as_no_action_is_set_right_by_the_next_sync():
     assert constraints()[(table, "customer_id")] == CASCADE
     assert {key: constraints().get(key) for key in declared()} == declared()
     assert on_delete_sync() == 0  # nothing left to change
+
+
+def test_a_field_changed_to_protect_gets_no_action_back(monkeypatch):
+    """Django runs no SQL when only on_delete changes: the sync is what puts the database in
+    step, both ways."""
+    table = Consent._meta.db_table
+    field = Consent._meta.get_field("customer")
+    monkeypatch.setattr(field.remote_field, "on_delete", models.PROTECT)
+
+    assert on_delete_sync() == 1
+    assert constraints()[(table, "customer_id")] == NO_ACTION
+
+    monkeypatch.undo()
+    assert on_delete_sync() == 1
+    assert constraints()[(table, "customer_id")] == CASCADE
 
 
 def test_the_database_itself_carries_out_on_delete_for_a_row_the_orm_did_not_reach(news):
