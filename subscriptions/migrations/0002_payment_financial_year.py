@@ -2,18 +2,28 @@ from dateutil.relativedelta import relativedelta
 from django.db import migrations, models
 
 
+def year_end_of(paid_on, order_year_end):
+    """The end of the financial year `paid_on` falls in, on the calendar of its order's year:
+    a year ends on the last day of a month, so the same month's last day some years before or
+    after (29 February included). No setting is read: the order's own year decides."""
+    def shifted(years):
+        return order_year_end + relativedelta(years=years, day=31)
+
+    years = paid_on.year - order_year_end.year
+    while shifted(years) < paid_on:
+        years += 1
+    while shifted(years - 1) >= paid_on:
+        years -= 1
+    return shifted(years)
+
+
 def financial_years_from_orders(apps, schema_editor):
-    """A payment made before this field existed belongs to the first financial year of its
-    order's calendar (the year the order names, or one of the twelve-month years after it) that
-    has not ended by the day it was paid: no setting is read, so the order's own year decides."""
     Payment = apps.get_model("subscriptions", "Payment")
     changed = []
     for payment in Payment.objects.select_related("order").iterator(chunk_size=1000):
-        year_end = payment.order.financial_year_ends_on
-        years = 0
-        while year_end + relativedelta(years=years) < payment.paid_on:
-            years += 1
-        payment.financial_year_ends_on = year_end + relativedelta(years=years)
+        payment.financial_year_ends_on = year_end_of(
+            payment.paid_on, payment.order.financial_year_ends_on
+        )
         changed.append(payment)
         if len(changed) == 1000:
             Payment.objects.bulk_update(changed, ["financial_year_ends_on"], batch_size=1000)
