@@ -101,9 +101,10 @@ class Retention:
     rules: tuple[Rule, ...] = ()
     # Work outside the database before rows are deleted, however they are reached (files on disk).
     before_delete: Callable[[QuerySet], None] | None = None
-    # The people these rows keep from every person rule while they exist, as a filter on the
-    # person model: a privacy request still being answered must stay answerable (Art. 12).
-    keeps_person: Callable[[], Q] | None = None
+    # The people these rows hold at a moment, as a filter on the person model: no rule purges
+    # their rows while they are held, as if they were restricted (a privacy request must stay
+    # answerable, Art. 12, and the copy of their data downloadable until it expires).
+    keeps_person: Callable[[datetime], Q] | None = None
 
     def expired(self, now: datetime) -> Q | None:
         """Rows past any of the rules at `now`, or None when no rule applies."""

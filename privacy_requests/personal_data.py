@@ -27,13 +27,29 @@ def _unverified_expired(now) -> Q:
     return Q(state=PrivacyRequest.State.UNVERIFIED, created_at__lt=cutoff)
 
 
-def _open_request_keeps_person() -> Q:
-    """A verified request not yet answered: its person is not purged before it is (an erasure
-    request erases them itself, when it is carried out)."""
-    open_requests = PrivacyRequest.objects.filter(state=PrivacyRequest.State.OPEN)
-    return Q(Exists(open_requests.filter(customer=OuterRef("pk")))) | Q(
-        Exists(open_requests.filter(email=OuterRef("email")))
+def _people_of(requests) -> Q:
+    """The people who made `requests`, as a filter on the person model."""
+    return Q(Exists(requests.filter(customer=OuterRef("pk")))) | Q(
+        Exists(requests.filter(email=OuterRef("email")))
     )
+
+
+def _owed_an_answer(as_of) -> Q:
+    """A request being handled, or handled and its answer not yet sent: its person is not purged
+    before the answer has gone (an erasure request erases them itself, when carried out)."""
+    State = PrivacyRequest.State
+    return _people_of(
+        PrivacyRequest.objects.filter(
+            Q(state=State.OPEN)
+            | Q(state__in=[State.COMPLETED, State.REJECTED], closing_notice_sent_at__isnull=True)
+        )
+    )
+
+
+def _awaiting_download(as_of) -> Q:
+    """The copy of their data a person asked for stays, and so does the person, until it
+    expires: purging them would delete it before they could fetch it."""
+    return _people_of(PrivacyRequest.objects.filter(packages__expires_at__gte=as_of))
 
 
 def _answered_expired(now) -> Q:
@@ -96,7 +112,7 @@ register(
                     expired=_answered_expired,
                 ),
             ),
-            keeps_person=_open_request_keeps_person,
+            keeps_person=_owed_an_answer,
         ),
     )
 )
@@ -137,6 +153,7 @@ register(
                 ),
             ),
             before_delete=_delete_package_files,
+            keeps_person=_awaiting_download,
         ),
     )
 )

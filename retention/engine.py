@@ -2,9 +2,9 @@
 
 A run takes the lock (the one `running` Run row), then for each rule splits its rows by primary key
 into lanes (RETENTION_PARALLELISM, each with a database connection of its own) and in every lane
-repeats, each time in its own transaction: pick the next batch of expired rows by primary key after
-the lane's checkpoint, purge them set-based, beat (prove it still holds the lock), move the
-checkpoint. A killed run leaves whole batches only, and the next run resumes it from the
+repeats, each time in its own transaction: hold the run (so that nobody takes it over mid-batch),
+pick the next batch of expired rows by primary key after the lane's checkpoint, purge them
+set-based, beat (keep the lease, and prove the run is still this worker's), move the checkpoint. A killed run leaves whole batches only, and the next run resumes it from the
 checkpoints with the same `as_of`, so that it purges exactly what the interrupted one would have.
 
 Rows of restricted people are skipped (Art. 18: storage only), and so is what a legal hold still
@@ -50,28 +50,30 @@ class LostLock(Exception):
 
 
 def candidates(model: type[models.Model], rule: Rule, as_of: datetime) -> QuerySet:
-    """The rows `rule` purges at `as_of`: past their time, and not a restricted person's; on the
-    person model, not a person whom rows of the map keep (an open privacy request)."""
-    rows = model._base_manager.filter(rule.expired(as_of))
+    """The rows `rule` purges at `as_of`: past their time, and not of a person who is held,
+    being restricted (Art. 18: storage only) or kept by rows of the map (a privacy request still
+    owed its answer, a copy of their data not yet expired)."""
+    return _purgeable(model, rule.expired(as_of), as_of)
+
+
+def _purgeable(model: type[models.Model], expired: Q, as_of: datetime) -> QuerySet:
+    """The rows of `model` matching `expired` that no held person keeps (see candidates)."""
+    rows = model._base_manager.filter(expired)
     people = apps.get_model(PERSON_MODEL)._default_manager
+    kept = [d.retention.keeps_person(as_of) for d in declarations() if d.retention.keeps_person]
+    kept = functools.reduce(operator.or_, kept) if kept else None
     if model is people.model:
         # A person's own row says whether they are restricted: a filter on the row, where the
         # map's "rows of the restricted" would be a subquery reading the whole register again
         # for every batch (restricted people are a handful, and have no index of their own).
         rows = rows & people.processable()
-        kept = [d.retention.keeps_person() for d in declarations() if d.retention.keeps_person]
-        return rows.exclude(functools.reduce(operator.or_, kept)) if kept else rows
+        return rows if kept is None else rows.exclude(kept)
     declaration = declaration_for(model)
     if declaration is not None:
         rows = rows.exclude(declaration.owned_by(people.restricted()))
+        if kept is not None:
+            rows = rows.exclude(declaration.owned_by(people.filter(kept)))
     return rows
-
-
-def skipped(model: type[models.Model], rule: Rule, as_of: datetime) -> QuerySet:
-    """The rows past their time under `rule` that stay: their person is restricted, or kept by
-    an open privacy request."""
-    expired = model._base_manager.filter(rule.expired(as_of))
-    return expired.exclude(pk__in=candidates(model, rule, as_of).values("pk"))
 
 
 def _with_keys(model: type[models.Model], keys: list) -> QuerySet:
@@ -122,27 +124,29 @@ def forecast(*, now: datetime | None = None, days: int = 30) -> list[Forecast]:
 def _taken_by(rules: list, model: type[models.Model], as_of: datetime) -> Q:
     """The rows of `model` that `rules`, applied at `as_of`, purge: the model's own rows under
     them, the rows of the people they erase (where erasure deletes rows rather than anonymising
-    them), and the rows that deleting theirs cascades to."""
+    them), and the rows that deleting theirs cascades to. One subquery for each of these, the
+    rules' conditions OR-ed inside it."""
     declaration = declaration_for(model)
-    deleted_with_person = declaration is not None and declaration.erasure in (
-        Erasure.DELETE,
-        Erasure.HOLD,  # the rows whose hold has ended, which are those the model's rule wants
-    )
-    cascading = [
-        field
-        for field in model._meta.concrete_fields
-        if field.is_relation and field.remote_field.on_delete is models.CASCADE
-    ]
+
+    def expired_under(target) -> Q | None:
+        conditions = [rule.expired(as_of) for other, rule in rules if other is target]
+        return functools.reduce(operator.or_, conditions) if conditions else None
+
     taken = Q(pk__in=[])
-    for other, rule in rules:
-        rows = candidates(other, rule, as_of)
-        if other is model:
-            taken |= Q(pk__in=rows.values("pk"))
-        elif other._meta.label_lower == PERSON_MODEL and deleted_with_person:
-            taken |= declaration.owned_by(rows)
-        for field in cascading:
-            if field.related_model is other:
-                taken |= Q(**{f"{field.name}__in": rows.values("pk")})
+    own = expired_under(model)
+    if own is not None:
+        taken |= Q(pk__in=_purgeable(model, own, as_of).values("pk"))
+    Person = apps.get_model(PERSON_MODEL)
+    erased = expired_under(Person) if model is not Person else None
+    # Erasure deletes these rows, or those of them whose hold has ended: the ones their rule wants.
+    if erased is not None and declaration and declaration.erasure in (Erasure.DELETE, Erasure.HOLD):
+        taken |= declaration.owned_by(_purgeable(Person, erased, as_of))
+    for field in model._meta.concrete_fields:
+        if field.is_relation and field.remote_field.on_delete is models.CASCADE:
+            parents = expired_under(field.related_model)
+            if parents is not None:
+                purged = _purgeable(field.related_model, parents, as_of)
+                taken |= Q(**{f"{field.name}__in": purged.values("pk")})
     return taken
 
 
@@ -187,8 +191,13 @@ def _claim(*, trigger: str, as_of: datetime, resume_only: bool) -> Run | None:
     stale = timezone.now() - timedelta(seconds=settings.RETENTION_LEASE_SECONDS)
     try:
         with transaction.atomic():
-            # A run that stopped beating has lost its worker: it becomes resumable.
-            Run.objects.filter(status=Run.Status.RUNNING, heartbeat_at__lt=stale).update(
+            # A run that stopped beating has lost its worker: it becomes resumable. FOR UPDATE
+            # waits for the batches in flight (_hold), and then reads the row again: a batch
+            # that was only slow has beaten on its way out, and its run is not stale after all.
+            stale_runs = Run.objects.select_for_update().filter(
+                status=Run.Status.RUNNING, heartbeat_at__lt=stale
+            )
+            Run.objects.filter(pk__in=list(stale_runs.values_list("pk", flat=True))).update(
                 status=Run.Status.INTERRUPTED
             )
             run = (
@@ -213,11 +222,29 @@ def _claim(*, trigger: str, as_of: datetime, resume_only: bool) -> Run | None:
         return None
 
 
+def _hold(run: Run) -> None:
+    """At the start of a batch: prove that this worker holds the run, and keep it so until the
+    batch commits. The lock on the run's row (KEY SHARE) is one the lanes share with each other
+    and with their heartbeats, and one a claim (FOR UPDATE) must wait for: a worker that stalls
+    in a batch cannot be taken over until the batch has committed or its connection is gone."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT 1 FROM {connection.ops.quote_name(Run._meta.db_table)} "  # noqa: S608
+                "WHERE id = %s AND holder = %s AND status = %s FOR KEY SHARE",
+                [run.pk, run.holder, Run.Status.RUNNING],
+            )
+            alive = cursor.fetchone() is not None
+    else:  # one writer at a time: nothing to share
+        alive = Run.objects.filter(pk=run.pk, holder=run.holder, status=Run.Status.RUNNING).exists()
+    if not alive:
+        raise LostLock
+
+
 def _beat(run: Run) -> None:
-    """Prove, at the end of a batch's transaction, that this worker still holds the run: a batch
-    commits only if it does. The row lock this takes keeps a concurrent claim from calling the run
-    stale until the batch commits; taken last, it is held for a moment only, so that the lanes of a
-    rule do not queue behind one another."""
+    """At the end of a batch: the heartbeat that keeps the lease, and proof once more that this
+    worker holds the run, or the batch does not commit. The row lock this update takes is held
+    for a moment only, so that the lanes of a rule do not queue behind one another."""
     alive = Run.objects.filter(pk=run.pk, holder=run.holder, status=Run.Status.RUNNING).update(
         heartbeat_at=timezone.now()
     )
@@ -265,7 +292,9 @@ def _apply(run: Run, model: type[models.Model], rule: Rule) -> bool:
         )
         log.refresh_from_db()
         if error is None:
-            log.skipped = skipped(model, rule, run.as_of).count()
+            # Past their time and still here: held (restricted, kept by a request), or locked by
+            # someone at work on them when their batch came (left for the next run).
+            log.skipped = model._base_manager.filter(rule.expired(run.as_of)).count()
         else:
             # One rule's failure (a database error, a package file that cannot be removed) must
             # not stop the others, today or on any later day: the rule is marked failed and the
@@ -338,6 +367,7 @@ def _work_lane(run, log, model, rule, checkpoint, *, stop: threading.Event) -> N
     erase = model._meta.label_lower == PERSON_MODEL
     while not stop.is_set():
         with transaction.atomic():
+            _hold(run)
             pending = rows if checkpoint.last_pk is None else rows.filter(pk__gt=checkpoint.last_pk)
             # Locked rows (a person being edited right now) are left for the next run.
             keys = list(

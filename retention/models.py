@@ -69,11 +69,10 @@ class RuleRun(models.Model):
     lanes = models.PositiveSmallIntegerField(_("lanes"), default=1)
     rows = models.PositiveBigIntegerField(_("rows purged"), default=0)
     related_rows = models.PositiveBigIntegerField(_("related rows"), default=0)
-    # Past their time, but kept, and counted: their person's processing is restricted (Art. 18),
-    # or a privacy request of theirs is still being answered (Art. 12).
-    skipped = models.PositiveBigIntegerField(
-        _("skipped (restricted or awaiting an answer)"), default=0
-    )
+    # Past their time and still here when the rule was done: their person is held (restricted,
+    # Art. 18; a privacy request owed its answer, Art. 12; a copy of their data not yet expired),
+    # or someone was at work on them when their batch came (they go in the next run).
+    skipped = models.PositiveBigIntegerField(_("kept past their time"), default=0)
     batches = models.PositiveIntegerField(_("batches"), default=0)
     # Elapsed time, over every attempt that ended in this process (a worker killed outright takes
     # its attempt's time with it; `Run.resumed` says that it happened).

@@ -100,7 +100,7 @@ def test_the_dpo_sees_the_last_runs_with_their_counts_and_the_forecast_per_rule(
         "Rule",
         "Rows deleted",
         "Related rows",
-        "Skipped (restricted or awaiting an answer)",
+        "Kept past their time",
         "Batches",
         "Seconds",
         "Error",

@@ -3,6 +3,7 @@ run at a time, a failed rule that names only the kind of error, and the tasks be
 
 import logging
 import threading
+import time
 import uuid
 from datetime import timedelta
 
@@ -240,6 +241,55 @@ def test_a_stalled_worker_that_lost_its_run_commits_nothing_more(
     for person in expired[3:]:
         assert related_rows([person]) == each_before[person.pk], person.pk
     assert "taken over" in caplog.text
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_slow_in_a_batch_past_its_lease_is_not_taken_over_before_the_batch_commits(
+    settings, make_leads, monkeypatch
+):
+    """The other worker's claim waits for the slow batch, then finds the run beating again:
+    nobody passes the slow batch's rows by, and the one run purges them all."""
+    if connection.vendor != "postgresql":
+        pytest.skip("needs a server database with concurrent connections (PostgreSQL)")
+    settings.RETENTION_BATCH_SIZE = 2
+    settings.RETENTION_PARALLELISM = 1
+    settings.RETENTION_LEASE_SECONDS = 1
+    expired = make_leads(6)
+    real = engine.erase_people
+    claim_answered = threading.Event()
+    outcome = []
+
+    def other_worker():
+        try:
+            outcome.append(engine.purge(trigger=Run.Trigger.COMMAND))
+        except BaseException as error:  # reported by the assertion below
+            outcome.append(error)
+        finally:
+            claim_answered.set()
+            connections.close_all()
+
+    other = threading.Thread(target=other_worker)
+
+    def erase_slowly(people, **options):
+        touched = real(people, **options)
+        if not other.is_alive() and not claim_answered.is_set():
+            time.sleep(1.5)  # past the lease, inside the batch's transaction
+            other.start()
+            # The claim is made, and waits for this batch.
+            assert not claim_answered.wait(timeout=2)
+        return touched
+
+    monkeypatch.setattr(engine, "erase_people", erase_slowly)
+
+    run = engine.purge(trigger=Run.Trigger.SCHEDULE)
+    other.join(timeout=10)
+
+    assert outcome == [None]  # the run was alive: the other worker did nothing
+    assert (run.status, run.resumed) == (Run.Status.FINISHED, 0)
+    assert rows_per_rule(run)[LEADS] == 6
+    assert remaining(expired) == set()
+    assert Run.objects.count() == 1
 
 
 @pytest.mark.postgres
