@@ -45,3 +45,12 @@ exempt(
     reason="Staff accounts: employee data, handled under the house's personnel policy, "
     "not part of the audience register.",
 )
+
+# django-axes: staff sign-in failures. Staff data, like the accounts; only the failures it counts
+# are kept (AXES_DISABLE_ACCESS_LOG), and they go when the lock-out time has passed.
+for _label in ("axes.accessattempt", "axes.accesslog", "axes.accessfailurelog"):
+    exempt(
+        _label,
+        reason="Failed staff sign-ins, counted to lock an account out: employee data under the "
+        "house's personnel policy, kept until the lock-out ends.",
+    )

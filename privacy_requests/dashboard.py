@@ -6,7 +6,7 @@ from datetime import date
 from django.apps import apps
 from django.contrib import messages
 from django.contrib.auth import get_user_model
-from django.contrib.auth.decorators import login_required, permission_required
+from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.db.models.functions import Coalesce
@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from concerthouse.personal_data_map import PERSON_MODEL, declaration_for, retention_rules
+from concerthouse.staff_auth import staff_required
 from retention import engine as retention_engine
 
 from . import emails, executors, notice, services
@@ -61,7 +62,7 @@ def _statistics(today: date) -> list[dict]:
     ]
 
 
-@login_required
+@staff_required
 @handles_requests
 def queue(request):
     today = timezone.localdate()
@@ -106,7 +107,7 @@ def _restriction_grounds():
     return apps.get_model(PERSON_MODEL).RestrictionGround.choices
 
 
-@login_required
+@staff_required
 @handles_requests
 def detail(request, public_id):
     privacy_request = get_object_or_404(
@@ -150,7 +151,7 @@ def detail(request, public_id):
     )
 
 
-@login_required
+@staff_required
 @handles_requests
 @require_POST
 def act(request, public_id, action):
@@ -202,7 +203,7 @@ def act(request, public_id, action):
     return redirect("dpo:request", public_id=public_id)
 
 
-@login_required
+@staff_required
 @permission_required(services.REGISTER, raise_exception=True)
 @require_http_methods(["GET", "POST"])
 def register(request):
@@ -237,7 +238,7 @@ def register(request):
     return render(request, "privacy_requests/dashboard/register.html", {"form": form})
 
 
-@login_required
+@staff_required
 @handles_requests
 def record_of_processing(request):
     return render(
@@ -245,7 +246,7 @@ def record_of_processing(request):
     )
 
 
-@login_required
+@staff_required
 @handles_requests
 def processors(request):
     return render(
@@ -259,7 +260,7 @@ def processors(request):
 FORECAST_DAYS = 30
 
 
-@login_required
+@staff_required
 @handles_requests
 def retention(request):
     """The retention engine's last runs, rule by rule, and what each rule will purge next."""

@@ -11,7 +11,7 @@ from concerthouse.roles import Role
 from consent.models import NoticeVersion, Purpose
 from customers.models import Customer
 from customers.services import customer_set_identifiers
-from tests.factories import FODSELSNUMMER, CustomerFactory, make_staff
+from tests.factories import FODSELSNUMMER, CustomerFactory, make_staff, sign_in
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -162,11 +162,10 @@ def aase(finance):
 
 @pytest.fixture
 def client_for(client):
-    """A test client logged in as the given member of staff."""
+    """A test client signed in as the given member of staff, second factor included."""
 
     def login(user):
-        client.force_login(user)
-        return client
+        return sign_in(client, user)
 
     return login
 

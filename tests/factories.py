@@ -1,6 +1,11 @@
+import time
+
 import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.oath import TOTP
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from consent.models import Channel, Purpose
 from consent.selectors import notice_current
@@ -38,7 +43,30 @@ def make_staff(username: str, role=None, **extra):
     for name, value in extra.items():
         setattr(user, name, value)
     user.save()
+    # Every member of staff has an authenticator, as production requires (tests/test_staff_auth.py).
+    TOTPDevice.objects.create(user=user, name="authenticator", confirmed=True)
     return user
+
+
+def authenticator_code(user) -> str:
+    """The code the member of staff's authenticator app shows: for now, or for the next time step
+    when now's code was used already (a code is accepted once, and one step ahead is accepted)."""
+    device = TOTPDevice.objects.get(user=user)
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    totp.time = time.time()
+    if totp.t() <= device.last_t:
+        totp.time = device.t0 + (device.last_t + 1 - device.drift) * device.step
+    return f"{totp.token():0{device.digits}d}"
+
+
+def sign_in(client, user):
+    """The test client signed in as the member of staff with both factors, as the login form
+    leaves the session."""
+    client.force_login(user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = TOTPDevice.objects.get(user=user).persistent_id
+    session.save()
+    return client
 
 
 def subscribe(customer: Customer, *codes: str, language: str = "en") -> Customer:

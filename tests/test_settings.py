@@ -15,6 +15,7 @@ PRODUCTION = {
     "ALLOWED_HOSTS": "registry.example.org",
     "DATABASE_URL": "postgres://registry@db.example.org/registry",
     "CELERY_BROKER_URL": "redis://cache.example.org:6379/0",
+    "CACHE_URL": "redis://cache.example.org:6379/1",
     "EMAIL_URL": "smtp+tls://mailer:pw@mail.example.org:587",
     "HOUSE_SITE_URL": "https://registry.example.org",
 }

@@ -4,6 +4,7 @@ Everything that differs between a laptop and production comes from the environme
 `env` below; `local`, `test` and `production` only choose the defaults and the strictness.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -41,25 +42,36 @@ PROJECT_APPS = [
     "concerthouse",
 ]
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # Django's admin on a site that requires the second factor (concerthouse/staff_auth.py).
+    "concerthouse.admin_apps.StaffAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "axes",
     *PROJECT_APPS,
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "concerthouse.security.SecurityHeadersMiddleware",
+    # Static files from the web process itself (admin CSS and JS, the site's CSS): no CDN, nothing
+    # fetched from a third party.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "concerthouse.cookies.CookieNoticeMiddleware",
+    # Last, as django-axes requires: it turns a locked-out sign-in into its lock-out page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "concerthouse.urls"
@@ -117,6 +129,88 @@ STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
 STATICFILES_DIRS = [BASE_DIR / "static"]
 
 LOGIN_URL = "admin:login"
+
+# --- Staff sign-in (concerthouse/staff_auth.py) -----------------------------------------------------
+# A password and a TOTP code. `local` turns the code off for the demo accounts; production forces it.
+STAFF_REQUIRE_SECOND_FACTOR = env.bool("STAFF_REQUIRE_SECOND_FACTOR", default=True)
+OTP_TOTP_ISSUER = HOUSE_NAME
+AUTHENTICATION_BACKENDS = [
+    # Refuses a locked-out account before its password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Argon2id first: new and upgraded hashes use it; the others still check older hashes.
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+# Only staff have sessions. They end after this many idle minutes (each request renews them) and
+# when the browser closes. A password change ends every other session of the account (Django keeps
+# a hash of the password in each), and a deactivated account's sessions end at their next request.
+SESSION_COOKIE_AGE = env.int("STAFF_SESSION_IDLE_MINUTES", default=30) * 60
+SESSION_SAVE_EVERY_REQUEST = True
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+CSRF_COOKIE_HTTPONLY = True
+# django-axes: the sixth failure in a row (password or code) locks the account for an hour, and so
+# do six from one address whatever the usernames (guessing one password across accounts); an
+# administrator can lift it sooner (`manage.py axes_reset_username <username>`).
+AXES_FAILURE_LIMIT = env.int("STAFF_LOCKOUT_FAILURES", default=6)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("STAFF_LOCKOUT_MINUTES", default=60))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
+# Axes keeps only the failures it counts: no log of every sign-in with its address, and no username
+# or address in its log lines.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_VERBOSE = False
+AXES_CLIENT_STR_CALLABLE = "concerthouse.staff_auth.client_description"
+
+# --- Response headers (concerthouse/security.py, with SecurityMiddleware's) -------------------------
+# Every page loads only what this server serves: no inline script or style, no third party.
+CONTENT_SECURITY_POLICY = {
+    "default-src": "'none'",
+    "script-src": "'self'",
+    "style-src": "'self'",
+    "img-src": "'self' data:",
+    "font-src": "'self'",
+    "connect-src": "'self'",
+    "form-action": "'self'",
+    "frame-ancestors": "'none'",
+    "base-uri": "'none'",
+    "object-src": "'none'",
+}
+# No page needs any of these browser features.
+PERMISSIONS_POLICY = {
+    feature: "()"
+    for feature in (
+        "accelerometer",
+        "browsing-topics",
+        "camera",
+        "display-capture",
+        "geolocation",
+        "gyroscope",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "publickey-credentials-get",
+        "usb",
+    )
+}
+# The full address only to this site's own pages: a signed link in a URL never leaves in a Referer.
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
 
 # --- Secrets ----------------------------------------------------------------------------------------
 # `local` and `test` give development values; `production` requires every one of them.
@@ -235,6 +329,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # django-axes writes a line per sign-in at INFO; its warnings (lock-outs) are enough.
+    "loggers": {"axes": {"level": "WARNING"}},
 }
 
 # --- Newsletters ------------------------------------------------------------------------------------

@@ -19,11 +19,27 @@ HOUSE_SITE_URL = env.str("HOUSE_SITE_URL")
 DATABASES = {"default": database(env.db("DATABASE_URL"))}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL")
+# Shared by every web process: the public forms' rate limits count here (Redis, e.g.
+# redis://127.0.0.1:6379/1); a per-process cache would let each process count on its own.
+CACHES = {"default": env.cache("CACHE_URL")}
 CELERY_TASK_ALWAYS_EAGER = False
 vars().update(env.email_url("EMAIL_URL"))
 
+# Every member of staff signs in with a second factor; no variable turns it off here.
+STAFF_REQUIRE_SECOND_FACTOR = True
+
+# Cookies only over https, never readable by script, bound to this host (the __Host- prefix makes
+# the browser refuse one set for a parent domain or without Secure).
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
+SESSION_COOKIE_NAME = "__Host-sessionid"
+CSRF_COOKIE_NAME = "__Host-csrftoken"
+# Static files with content hashes in their names, compressed, served by WhiteNoise with a long
+# cache lifetime (`manage.py collectstatic` at deployment).
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)

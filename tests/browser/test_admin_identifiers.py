@@ -3,17 +3,10 @@
 import pytest
 
 from concerthouse.models import AuditEntry
+from tests.browser import log_in
 from tests.factories import FODSELSNUMMER
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def log_in(page, username):
-    page.goto("/admin/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", "pw-" + username)
-    page.click("input[type=submit]")
-    page.wait_for_selector("#user-tools")
 
 
 def open_customer(page, name):

@@ -18,6 +18,7 @@ from customers.models import Customer
 from newsletters.services import is_suppressed
 from privacy_requests import services
 from privacy_requests.models import AccessPackage, PrivacyRequest
+from tests.browser import log_in
 from tests.factories import CustomerFactory, subscribe
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -38,14 +39,6 @@ def requests_made(page):
 def ase(db):
     """A customer in the register, with nothing else recorded about her."""
     return CustomerFactory(email=KNOWN, first_name="Åse", last_name="Ødegård", country="NO")
-
-
-def log_in(page, username):
-    page.goto("/admin/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", "pw-" + username)
-    page.click("input[type=submit]")
-    page.wait_for_selector("#user-tools")
 
 
 def link_in_email(message, name):

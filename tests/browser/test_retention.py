@@ -8,17 +8,10 @@ from concerthouse.personal_data_map import retention_rules
 from customers.models import Customer
 from retention import engine
 from retention.models import Run
+from tests.browser import log_in
 from tests.factories import CustomerFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def log_in(page, username):
-    page.goto("/admin/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", "pw-" + username)
-    page.click("input[type=submit]")
-    page.wait_for_selector("#user-tools")
 
 
 def cells(row) -> list[str]:

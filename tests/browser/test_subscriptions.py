@@ -15,6 +15,7 @@ from consent.selectors import notice_current
 from customers.models import Customer
 from subscriptions import services
 from subscriptions.models import Order, Payment, Season, SeasonSubscription, SeatingNeed, Series
+from tests.browser import log_in
 from tests.factories import CustomerFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -90,14 +91,6 @@ def translated(language, message):
 def seating_notice(language):
     purpose = Purpose.objects.get(kind=Purpose.Kind.ACCESSIBILITY)
     return notice_current(purpose=purpose, language=language)
-
-
-def log_in(page, username):
-    page.goto("/admin/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", "pw-" + username)
-    page.click("input[type=submit]")
-    page.wait_for_selector("#user-tools")
 
 
 def unlabelled_fields(page, within):

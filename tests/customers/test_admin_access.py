@@ -284,9 +284,11 @@ def test_the_changelist_and_history_do_not_grow_queries_with_rows(
     client = client_for(dpo)
     for person in people[:30]:
         customer_update(customer=people[0], actor=dpo, city=f"Stad {person.pk}")
-    with django_assert_max_num_queries(8):
+    # Of these, every staff request makes three whatever the page: the session, its renewal (idle
+    # timeout) and the second factor's device.
+    with django_assert_max_num_queries(10):
         assert client.get(reverse("admin:customers_customer_changelist")).status_code == 200
-    with django_assert_max_num_queries(8):
+    with django_assert_max_num_queries(10):
         history = client.get(reverse("admin:customers_customer_history", args=[people[0].pk]))
     assert history.content.decode().count("customer.changed") == 30
 
