@@ -215,6 +215,9 @@ X_FRAME_OPTIONS = "DENY"
 # --- Secrets ----------------------------------------------------------------------------------------
 # `local` and `test` give development values; `production` requires every one of them.
 SECRET_KEY = env.str("SECRET_KEY", default="")
+# Earlier SECRET_KEYs during a rotation: signed links and sessions made under them still work
+# (README, Production: key rotation).
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 # Fernet keys, newest first: the first encrypts, all of them decrypt (MultiFernet).
 FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
 # A separate HMAC key for the blind indexes: it is never rotated with the encryption keys, because a
