@@ -23,3 +23,9 @@ urlpatterns += i18n_patterns(
     path("", include("subscriptions.urls")),
     path("", include("privacy_requests.urls")),
 )
+
+# Translated error pages that show nothing of the request (concerthouse/errors.py).
+handler400 = "concerthouse.errors.bad_request"
+handler403 = "concerthouse.errors.permission_denied"
+handler404 = "concerthouse.errors.page_not_found"
+handler500 = "concerthouse.errors.server_error"

@@ -2,6 +2,7 @@ from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
+from concerthouse.public_forms import PublicForm, email_field, name_field
 from consent.models import EMAIL_KINDS, MARKETING_KINDS, NoticeVersion, Purpose
 from consent.selectors import notices_current, purposes_offered
 
@@ -33,10 +34,10 @@ def _accepted(kinds):
     ).select_related("purpose")
 
 
-class SignupForm(forms.Form):
-    email = forms.EmailField(label=_("Email address"), max_length=254)
-    first_name = forms.CharField(label=_("First name (optional)"), max_length=150, required=False)
-    last_name = forms.CharField(label=_("Last name (optional)"), max_length=150, required=False)
+class SignupForm(PublicForm):
+    email = email_field(_("Email address"))
+    first_name = name_field(_("First name (optional)"), required=False)
+    last_name = name_field(_("Last name (optional)"), required=False)
     language = forms.ChoiceField(label=_("Language of the emails"), choices=settings.LANGUAGES)
     lists = NoticeChoiceField(
         label=_("Newsletters"),
@@ -86,8 +87,8 @@ class PreferencesForm(forms.Form):
         return chosen
 
 
-class EmailForm(forms.Form):
-    email = forms.EmailField(label=_("Email address"), max_length=254)
+class EmailForm(PublicForm):
+    email = email_field(_("Email address"))
 
 
 class AudienceExportForm(forms.Form):

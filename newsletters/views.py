@@ -15,7 +15,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
-from concerthouse import signed_links
+from concerthouse import public_forms, signed_links
+from concerthouse.public_forms import Outcome, public_form
+from concerthouse.ratelimit import DAY
 from consent.models import Consent, Purpose
 from consent.selectors import notices_current
 from customers.models import Customer
@@ -32,11 +34,23 @@ def _invalid_link(request, *, expired_help: str = "signup"):
     return render(request, "newsletters/link_invalid.html", {"next": expired_help}, status=400)
 
 
+# Rate-limit scopes (concerthouse/public_forms.py): each form counts apart.
+SIGNUP = "newsletter-signup"
+CONFIRM = "newsletter-confirm"
+PREFERENCES = "newsletter-preferences"
+PREFERENCE_LINK = "newsletter-preference-link"
+UNSUBSCRIBE = "newsletter-unsubscribe"
+
+
+@public_form(SIGNUP)
 @never_cache
 @require_http_methods(["GET", "POST"])
 def signup(request):
     form = SignupForm(request.POST or None, language=get_language())
-    if request.method == "POST" and form.is_valid():
+    outcome = form.outcome(scope=SIGNUP) if request.method == "POST" else None
+    if outcome in (Outcome.TRAPPED, Outcome.HELD):
+        return redirect("newsletters:signup_done")  # the same answer; nothing stored or sent
+    if outcome is Outcome.ACCEPTED:
         data = form.cleaned_data
         try:
             services.newsletter_signup(
@@ -69,6 +83,7 @@ def _signup_from(token: str) -> Signup:
     return signup
 
 
+@public_form(CONFIRM)
 @never_cache
 @require_http_methods(["GET", "POST"])
 def confirm(request, token):
@@ -79,6 +94,8 @@ def confirm(request, token):
     except signed_links.InvalidLink:
         return _invalid_link(request)
     if request.method == "POST":
+        if not public_forms.person_allowed(CONFIRM, signup.customer.public_id.hex):
+            return public_forms.too_many(request, window_seconds=DAY)
         signup = services.signup_confirm(signup=signup)
     pending = Consent.objects.filter(
         customer=signup.customer, state=Consent.State.PENDING
@@ -104,6 +121,7 @@ def _customer_from_preferences(token: str) -> Customer:
     return customer
 
 
+@public_form(PREFERENCES)
 @never_cache
 @require_http_methods(["GET", "POST"])
 def preferences(request, token):
@@ -116,6 +134,12 @@ def preferences(request, token):
     done = None
     if request.method == "POST":
         action = request.POST.get("action")
+        # Withdrawing and objecting are never limited per person (Art. 7(3), 21(3)): they are
+        # idempotent, so a repeat writes nothing. Saving choices writes to the consent ledger.
+        if action not in ("withdraw_all", "object") and not public_forms.person_allowed(
+            PREFERENCES, customer.public_id.hex
+        ):
+            return public_forms.too_many(request, window_seconds=DAY)
         if action == "withdraw_all":
             services.preferences_withdraw_all(customer=customer)
             done = "withdrawn"
@@ -135,17 +159,30 @@ def preferences(request, token):
     )
 
 
+@public_form(PREFERENCE_LINK)
 @never_cache
 @require_http_methods(["GET", "POST"])
 def preferences_request(request):
     """Ask for a fresh preference link by email: the same answer for every address."""
     form = EmailForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    outcome = form.outcome(scope=PREFERENCE_LINK) if request.method == "POST" else None
+    if outcome is Outcome.ACCEPTED:
         services.preference_link_request(email=form.cleaned_data["email"], language=get_language())
+    if outcome in (Outcome.ACCEPTED, Outcome.TRAPPED, Outcome.HELD):
         return render(request, "newsletters/preferences_requested.html")
     return render(request, "newsletters/preferences_request.html", {"form": form})
 
 
+def _invalid_unsubscribe(request):
+    if request.method == "POST" and not public_forms.client_allowed(request, UNSUBSCRIBE):
+        return public_forms.too_many(request)
+    return _invalid_link(request, expired_help="preferences")
+
+
+# Per client, only POSTs with a bad link count: mail providers send the one-click POSTs of all
+# their users from a few servers, and a valid link must always unsubscribe (Art. 7(3)). A repeat
+# is idempotent and writes nothing, so there is no per-person limit either.
+@public_form(UNSUBSCRIBE, limit_clients=False)
 @csrf_exempt  # RFC 8058: mail providers POST without cookies; the signed URL is the authority
 @never_cache
 @require_http_methods(["GET", "POST"])
@@ -155,11 +192,11 @@ def unsubscribe(request, token):
     try:
         public_id, code = signed_links.read(token, salt=links.UNSUBSCRIBE)
     except (signed_links.InvalidLink, ValueError, TypeError):  # a signed value of the wrong shape
-        return _invalid_link(request, expired_help="preferences")
+        return _invalid_unsubscribe(request)
     customer = Customer.objects.filter(public_id=public_id).first()
     purpose = Purpose.objects.filter(code=code).first()
     if purpose is None:
-        return _invalid_link(request, expired_help="preferences")
+        return _invalid_unsubscribe(request)
     done = request.method == "POST"
     if done and customer is not None:  # an erased person has nothing left to unsubscribe
         services.unsubscribe(customer=customer, purpose=purpose)

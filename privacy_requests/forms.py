@@ -2,36 +2,25 @@ from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
+from concerthouse.public_forms import PublicForm, email_field, free_text_field, name_field
+
 from .models import PrivacyRequest
 
 
-class PrivacyRequestForm(forms.Form):
-    """The public form: what the person wants, and where to reach them. No reason, no ID copy."""
+class PrivacyRequestFields(forms.Form):
+    """What the person wants, and where to reach them. No reason, no ID copy."""
 
     kind = forms.ChoiceField(
         label=_("What do you want?"),
         choices=PrivacyRequest.Kind.choices,
         widget=forms.RadioSelect,
     )
-    email = forms.EmailField(label=_("Your email address"), max_length=254)
-    name = forms.CharField(label=_("Your name"), max_length=200, required=False)
-    details = forms.CharField(
-        label=_("Anything you want to add (optional)"),
-        max_length=2000,
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 3}),
-    )
-    wrong_data = forms.CharField(
-        label=_("For a correction: what is wrong?"),
-        max_length=1000,
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 2}),
-    )
-    correct_data = forms.CharField(
-        label=_("For a correction: what should it be?"),
-        max_length=1000,
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 2}),
+    email = email_field(_("Your email address"))
+    name = name_field(_("Your name"), max_length=200, required=False)
+    details = free_text_field(_("Anything you want to add (optional)"), max_length=2000)
+    wrong_data = free_text_field(_("For a correction: what is wrong?"), max_length=1000, rows=2)
+    correct_data = free_text_field(
+        _("For a correction: what should it be?"), max_length=1000, rows=2
     )
 
     def clean(self):
@@ -43,7 +32,11 @@ class PrivacyRequestForm(forms.Form):
         return data
 
 
-class RegisterRequestForm(PrivacyRequestForm):
+class PrivacyRequestForm(PublicForm, PrivacyRequestFields):
+    """The public form, with the honeypot."""
+
+
+class RegisterRequestForm(PrivacyRequestFields):
     """Staff registering a request received by phone, at the counter or by letter."""
 
     channel = forms.ChoiceField(

@@ -8,45 +8,39 @@ from django.utils.translation import get_language
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
-from concerthouse import ratelimit, signed_links
+from concerthouse import public_forms, signed_links
+from concerthouse.public_forms import Outcome, public_form
+from concerthouse.ratelimit import DAY
 
 from . import emails, executors, notice, services
 from .forms import PrivacyRequestForm
 from .models import AccessPackage, PrivacyRequest
 
+REQUEST = "privacy-request"
+VERIFY = "privacy-verify"
 
+
+@public_form(REQUEST)
 @never_cache
 @require_http_methods(["GET", "POST"])
 def request_form(request):
     form = PrivacyRequestForm(request.POST or None)
-    if request.method == "POST":
-        if not ratelimit.allow(
-            "privacy-request-client",
-            ratelimit.client_key(request),
-            limit=settings.PRIVACY_REQUESTS_PER_CLIENT_PER_HOUR,
-            window_seconds=3600,
-        ):
-            return render(request, "privacy_requests/too_many.html", status=429)
-        if form.is_valid():
-            data = form.cleaned_data
-            # Over the per-address limit nothing is stored or sent, and the page says the same
-            # as always: the limit must not tell anyone whether the address is known.
-            if ratelimit.allow(
-                "privacy-request-address",
-                data["email"].lower(),
-                limit=settings.PRIVACY_REQUESTS_PER_ADDRESS_PER_DAY,
-                window_seconds=24 * 3600,
-            ):
-                services.privacy_request_submit(
-                    kind=data["kind"],
-                    email=data["email"],
-                    name=data["name"],
-                    language=get_language(),
-                    details=data["details"],
-                    wrong_data=data["wrong_data"],
-                    correct_data=data["correct_data"],
-                )
-            return redirect("privacy_requests:sent")
+    outcome = form.outcome(scope=REQUEST) if request.method == "POST" else None
+    if outcome is Outcome.ACCEPTED:
+        data = form.cleaned_data
+        services.privacy_request_submit(
+            kind=data["kind"],
+            email=data["email"],
+            name=data["name"],
+            language=get_language(),
+            details=data["details"],
+            wrong_data=data["wrong_data"],
+            correct_data=data["correct_data"],
+        )
+    # Over the per-address limit (HELD) nothing is stored or sent, and the page says the same as
+    # always: the limit must not tell anyone whether the address is known.
+    if outcome in (Outcome.ACCEPTED, Outcome.TRAPPED, Outcome.HELD):
+        return redirect("privacy_requests:sent")
     return render(request, "privacy_requests/request_form.html", {"form": form})
 
 
@@ -55,6 +49,7 @@ def request_sent(request):
     return render(request, "privacy_requests/request_sent.html")
 
 
+@public_form(VERIFY)
 @never_cache
 @require_http_methods(["GET", "POST"])
 def verify(request, token):
@@ -69,6 +64,9 @@ def verify(request, token):
     except (signed_links.InvalidLink, PrivacyRequest.DoesNotExist, ValueError):
         return render(request, "privacy_requests/link_invalid.html", status=400)
     if request.method == "POST":
+        person = privacy_request.email.lower() or privacy_request.public_id.hex
+        if not public_forms.person_allowed(VERIFY, person):
+            return public_forms.too_many(request, window_seconds=DAY)
         privacy_request = services.privacy_request_verify(request=privacy_request)
     # The same page for a known and an unknown address: nothing about the person is shown.
     return render(request, "privacy_requests/verify.html", {"privacy_request": privacy_request})

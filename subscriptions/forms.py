@@ -4,6 +4,14 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from concerthouse.public_forms import (
+    PublicForm,
+    TextField,
+    address_field,
+    email_field,
+    name_field,
+    postal_code_field,
+)
 from consent.models import EMAIL_KINDS, NoticeVersion, Purpose
 from customers import validators
 from customers.models import Customer
@@ -30,13 +38,14 @@ class BuyerForm(forms.Form):
     """Name, phone, postal address and email: all required, as Örebro's policy says a
     subscription booking asks for them."""
 
-    first_name = forms.CharField(label=_("First name"), max_length=150)
-    last_name = forms.CharField(label=_("Last name"), max_length=150)
-    email = forms.EmailField(label=_("Email address"), max_length=254)
-    phone = forms.CharField(label=_("Phone number"), max_length=40)
-    street_address = forms.CharField(label=_("Street address"), max_length=200)
-    postal_code = forms.CharField(label=_("Postal code"), max_length=20)
-    city = forms.CharField(label=_("City"), max_length=100)
+    first_name = name_field(_("First name"))
+    last_name = name_field(_("Last name"))
+    email = email_field(_("Email address"))
+    # As typed ("+46 (0)70-123 45 67"); stored in E.164, at most 16 characters.
+    phone = TextField(label=_("Phone number"), max_length=40)
+    street_address = address_field(_("Street address"), max_length=200)
+    postal_code = postal_code_field(_("Postal code"))
+    city = address_field(_("City"), max_length=100)
     country = forms.ChoiceField(label=_("Country"), choices=Customer.Country.choices)
     language = forms.ChoiceField(label=_("Language of our emails"), choices=settings.LANGUAGES)
 
@@ -96,7 +105,7 @@ class SeatingFields(forms.Form):
         return data
 
 
-class BookingForm(BuyerForm, SeatingFields):
+class BookingForm(PublicForm, BuyerForm, SeatingFields):
     series = SeriesChoiceField(
         label=_("Series"), queryset=Series.objects.none(), widget=forms.RadioSelect
     )
@@ -125,6 +134,7 @@ class BookingForm(BuyerForm, SeatingFields):
         # "sold out" because that booking took the last seats.
         key = data.get("booking_key")
         resent = key is not None and SeasonSubscription.objects.filter(booking_key=key).exists()
+        self.resent = resent
         if series and seats and not resent and seats > seats_left(series):
             left = seats_left(series)
             self.add_error(
@@ -134,6 +144,10 @@ class BookingForm(BuyerForm, SeatingFields):
                 else _("This series is sold out."),
             )
         return data
+
+    def limit_key(self) -> str | None:
+        # A form sent again is answered with its first booking and books nothing: not counted.
+        return None if getattr(self, "resent", False) else super().limit_key()
 
 
 class CounterBookingForm(BuyerForm, SeatingFields):

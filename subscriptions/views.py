@@ -10,7 +10,9 @@ from django.utils.translation import get_language
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
-from concerthouse import signed_links
+from concerthouse import public_forms, signed_links
+from concerthouse.public_forms import Outcome, public_form
+from concerthouse.ratelimit import DAY
 from consent.models import Channel
 from newsletters.services import newsletter_signup
 
@@ -19,8 +21,15 @@ from .forms import BookingForm, series_on_sale
 from .models import Order, SeasonSubscription
 
 BOOKED = "subscriptions.booked"
+BOOK = "subscription-booking"  # its rate-limit scope
 
 
+def _booked_url(public_id) -> str:
+    token = signed_links.make(str(public_id), salt=BOOKED)
+    return reverse("subscriptions:booked", kwargs={"token": token})
+
+
+@public_form(BOOK)
 @never_cache
 @require_http_methods(["GET", "POST"])
 def book(request):
@@ -28,7 +37,17 @@ def book(request):
     form = BookingForm(
         request.POST or None, language=language, initial={"booking_key": uuid.uuid4()}
     )
-    if request.method == "POST" and form.is_valid():
+    outcome = form.outcome(scope=BOOK) if request.method == "POST" else None
+    if outcome is Outcome.TRAPPED:
+        # A robot: the answer of a booking (a link to a booking that does not exist), nothing
+        # stored or sent.
+        return redirect(_booked_url(uuid.uuid4()))
+    if outcome is Outcome.HELD:
+        # Unlike the other forms, a booking's answer shows the booking, which cannot be faked
+        # without telling a real buyer they have seats: the address is told to wait. It learns
+        # only that this address was booked with many times today, each time mailing its owner.
+        return public_forms.too_many(request, window_seconds=DAY)
+    if outcome is Outcome.ACCEPTED:
         data = form.cleaned_data
         try:
             with transaction.atomic():  # the booking and the signup, or neither
@@ -55,8 +74,7 @@ def book(request):
             for field, messages in error.message_dict.items():
                 form.add_error(field if field in form.fields else None, messages)
         else:
-            token = signed_links.make(str(subscription.public_id), salt=BOOKED)
-            return redirect(reverse("subscriptions:booked", kwargs={"token": token}))
+            return redirect(_booked_url(subscription.public_id))
     return render(request, "subscriptions/book.html", {"form": form, "series": series_on_sale()})
 
 

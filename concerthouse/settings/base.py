@@ -64,6 +64,8 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # Before the CSRF check reads a public form's body: size, per-client limit, clean text.
+    "concerthouse.public_forms.PublicFormMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
@@ -268,6 +270,8 @@ CELERY_TASK_SOFT_TIME_LIMIT = 25 * 60
 # ETAs must stay inside the visibility timeout, or Redis hands the task to a second worker.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * 60 * 60}
 CELERY_TASK_SERIALIZER = "json"
+# Workers log through LOGGING above (with its redaction), not through handlers of Celery's own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 # A cron line's fields, in cron's order (Celery's crontab takes day_of_week before day_of_month).
@@ -330,10 +334,23 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Redacts addresses, phone numbers, national IDs and PostgreSQL's quoted values from every
+    # line and every traceback (concerthouse/logging.py).
+    "filters": {"redact": {"()": "concerthouse.logging.RedactPersonalData"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    # django-axes writes a line per sign-in at INFO; its warnings (lock-outs) are enough.
-    "loggers": {"axes": {"level": "WARNING"}},
+    "loggers": {
+        # django-axes writes a line per sign-in at INFO; its warnings (lock-outs) are enough.
+        "axes": {"level": "WARNING"},
+        # Without Django's own handlers: its console handler bypasses the filter, and mail_admins
+        # would mail the request with its body. django.request and django.security reach the
+        # console through the root: the path and the exception, never the body.
+        "django": {"handlers": [], "propagate": True},
+        # At DEBUG it prints every query with its parameters: personal data.
+        "django.db.backends": {"level": "INFO"},
+    },
 }
 
 # --- Newsletters ------------------------------------------------------------------------------------
@@ -365,7 +382,22 @@ PRIVACY_VERIFICATION_DAYS = env.int("PRIVACY_VERIFICATION_DAYS", default=7)
 PRIVACY_PACKAGE_LINK_DAYS = env.int("PRIVACY_PACKAGE_LINK_DAYS", default=14)
 # Access and portability packages are deleted this long after they are made.
 PRIVACY_PACKAGE_DAYS = env.int("PRIVACY_PACKAGE_DAYS", default=30)
-PRIVACY_REQUESTS_PER_ADDRESS_PER_DAY = env.int("PRIVACY_REQUESTS_PER_ADDRESS_PER_DAY", default=3)
-PRIVACY_REQUESTS_PER_CLIENT_PER_HOUR = env.int("PRIVACY_REQUESTS_PER_CLIENT_PER_HOUR", default=10)
+# --- Public forms (concerthouse/public_forms.py) -----------------------------------------------------
+# Per form: POSTs from one client an hour, over which it gets a 429 page; and submissions for one
+# email address a day (on a signed link's page: for its person), over which the answer is the usual
+# one and nothing is stored or sent, so that the limit never tells whether an address is known.
+PUBLIC_FORM_LIMIT_PER_CLIENT_PER_HOUR = env.int("PUBLIC_FORM_LIMIT_PER_CLIENT_PER_HOUR", default=20)
+PUBLIC_FORM_LIMIT_PER_ADDRESS_PER_DAY = env.int("PUBLIC_FORM_LIMIT_PER_ADDRESS_PER_DAY", default=5)
+# Reverse proxies in front that append to X-Forwarded-For: the client is the address that many
+# places from its right (concerthouse.ratelimit.client_ip). 0: REMOTE_ADDR is the client.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# Request bodies read into memory: a public form's is refused above 64 kB before it is read; staff
+# forms get 1 MB. Uploaded files do not count (the ticket-agent import streams to disk up to
+# IMPORT_MAX_BYTES).
+DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
+DATA_UPLOAD_MAX_NUMBER_FILES = 10
+CSRF_FAILURE_VIEW = "concerthouse.errors.csrf_failure"
+
 # Files that must never be served as static or media: the access packages.
 PRIVATE_MEDIA_ROOT = env.path("PRIVATE_MEDIA_ROOT", default=BASE_DIR / "private")

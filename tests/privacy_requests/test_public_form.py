@@ -111,7 +111,7 @@ def test_a_rectification_says_what_is_wrong_and_what_it_should_be(client):
 
 @pytest.mark.django_db
 def test_requests_are_limited_per_address_without_telling(client, settings):
-    settings.PRIVACY_REQUESTS_PER_ADDRESS_PER_DAY = 2
+    settings.PUBLIC_FORM_LIMIT_PER_ADDRESS_PER_DAY = 2
     answers = [submit(Client(REMOTE_ADDR=f"10.0.0.{n}"), "ase@example.no") for n in range(4)]
     assert {(a.status_code, a.url) for a in answers} == {(302, "/en/privacy/request/sent/")}
     assert PrivacyRequest.objects.count() == 2 and len(mail.outbox) == 2
@@ -127,7 +127,7 @@ def test_requests_are_limited_per_address_without_telling(client, settings):
     ],
 )
 def test_requests_are_limited_per_client(settings, language, message):
-    settings.PRIVACY_REQUESTS_PER_CLIENT_PER_HOUR = 3
+    settings.PUBLIC_FORM_LIMIT_PER_CLIENT_PER_HOUR = 3
     client = Client(REMOTE_ADDR="10.0.0.9")
     for n in range(3):
         assert submit(client, f"p{n}@example.se", language=language).status_code == 302

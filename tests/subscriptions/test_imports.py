@@ -900,3 +900,26 @@ def test_a_refused_address_is_logged_without_it_and_the_others_still_get_their_n
     monkeypatch.setattr(EmailMultiAlternatives, "send", real_send)
     assert services.source_notices_send() == 1
     assert mail.outbox[-1].to == ["gone.away@example.se"]
+
+
+def test_a_file_larger_than_a_form_body_may_be_is_uploaded_and_imported(
+    box_office, client_for, thursdays
+):
+    # A file part does not count toward DATA_UPLOAD_MAX_MEMORY_SIZE (1 MB): only IMPORT_MAX_BYTES
+    # bounds it. Here 1.5 MB: one order and the same order again, thousands of times.
+    padding = "x" * 300
+    rows = [row("B1", "erik.lind@example.se", "Erik", "Lind")]
+    rows += [row("B1", "erik.lind@example.se", street_address=padding)] * 4000
+    content = csv_file(rows)
+    assert len(content) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE * 1.4
+
+    with committed():
+        response = client_for(box_office).post(
+            reverse("admin:subscriptions_ticketagentimport_add"),
+            {"agent": "Eventim", "file": upload(content)},
+        )
+
+    assert response.status_code == 302
+    run = TicketAgentImport.objects.get()
+    assert (run.status, run.booked_count) == (run.Status.DONE, 1)
+    assert Order.objects.count() == 1
