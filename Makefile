@@ -39,6 +39,8 @@ messages: install
 bench: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/concerthouse_bench
 bench: export DEBUG = false
 bench: install
+	@# The load benchmark drives the server with wrk (Debian's package), as .ci/run installs Chromium.
+	@[ -x /usr/bin/wrk ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 	$(BIN)/python -c 'import sys, psycopg; from psycopg import sql; \
 		url = sys.argv[1]; name = psycopg.conninfo.conninfo_to_dict(url)["dbname"]; \
 		server = psycopg.connect(url, dbname="postgres", autocommit=True); \

@@ -49,6 +49,9 @@ class AuditEntry(models.Model):
             # A person's history: the admin history page, the access report, erasure's redaction.
             models.Index(fields=["target_type", "target_id", "at"], name="audit_target_idx"),
             models.Index(fields=["at"], name="audit_at_idx"),
+            # The changelist's action filter: one action's entries newest first, and the list of
+            # actions itself (concerthouse.admin.IndexedValuesFilter).
+            models.Index(fields=["action", "at"], name="audit_action_idx"),
         ]
 
     def __str__(self):

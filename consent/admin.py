@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from concerthouse.admin import ReadOnlyAdmin
+from concerthouse.admin import AtYearFilter, ReadOnlyAdmin
 
 from .models import Consent, ConsentEvent, NoticeVersion, Purpose
 
@@ -53,9 +53,9 @@ class ConsentAdmin(ReadOnlyAdmin):
 @admin.register(ConsentEvent)
 class ConsentEventAdmin(ReadOnlyAdmin):
     list_display = ("at", "customer", "purpose", "action", "channel", "notice", "actor")
-    list_filter = ("action", "channel", "purpose")
+    # Years instead of date_hierarchy, whose first level reads every entry of the ledger.
+    list_filter = (AtYearFilter, "action", "channel", "purpose")
     list_select_related = ("customer", "purpose", "notice", "notice__purpose", "actor")
     raw_id_fields = ("customer",)
     search_fields = ("=customer__email",)
     search_help_text = _("Exact email address.")
-    date_hierarchy = "at"

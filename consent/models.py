@@ -191,6 +191,8 @@ class ConsentEvent(models.Model):
         indexes = [
             # Replaying one person's history, in order.
             models.Index(fields=["customer", "at"], name="consent_event_history_idx"),
+            # The ledger's changelist: its order (Meta.ordering) and its year filter.
+            models.Index(fields=["at", "id"], name="consent_event_at_idx"),
         ]
 
     def __str__(self):

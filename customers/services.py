@@ -54,7 +54,11 @@ def _save(customer: Customer, *, update_fields=None) -> None:
     # The database constraint is the guarantee; this check only puts the error on the field.
     if Customer.objects.with_email(customer.email).exclude(pk=customer.pk).exists():
         raise ValidationError({"email": [DUPLICATE_EMAIL]}, code="duplicate_email")
-    customer.full_clean(exclude=["national_id", "bank_account"], validate_constraints=False)
+    # Neither the unique public id (a fresh uuid4) nor the constraints are checked here with a
+    # query each: the email's is checked above, and the database enforces them all.
+    customer.full_clean(
+        exclude=["national_id", "bank_account"], validate_unique=False, validate_constraints=False
+    )
     try:
         # A savepoint: a lost race on the unique email must not poison the caller's transaction.
         with transaction.atomic():

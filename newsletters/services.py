@@ -32,7 +32,7 @@ from consent.services import (
 )
 from customers import validators
 from customers.models import Customer
-from customers.services import customer_get_or_create, customer_object_to_marketing
+from customers.services import customer_create, customer_object_to_marketing
 
 from . import emails
 from .models import Signup, Suppression
@@ -94,16 +94,34 @@ def newsletter_signup(
         raise ValidationError({"notices": [_("Choose at least one newsletter.")]})
     email = validators.normalise_email(email)
     first_name, last_name = " ".join(first_name.split()), " ".join(last_name.split())
-    person = customer_get_or_create(
-        email=email,
-        source=Customer.Source.WEB_SIGNUP,
-        first_name=first_name,
-        last_name=last_name,
-        preferred_language=language,
-    )
-    person = Customer.objects.select_for_update().get(pk=person.pk)  # serialises double clicks
     now = timezone.now()
-    signup = Signup.objects.filter(customer=person, confirmed_at__isnull=True).first()
+    # The public form's hot path: each query saved here is saved on every signup (benchmarks/load).
+    # A known address: its row locked, which serialises double clicks. A new one: the row inserted
+    # here, which no one else can lock or insert again until this transaction ends (a concurrent
+    # signup of the same address waits on the unique index, then finds this person), and which has
+    # no open signup yet.
+    person = Customer.objects.select_for_update().with_email(email).first()
+    created = person is None
+    if created:
+        try:
+            person = customer_create(
+                source=Customer.Source.WEB_SIGNUP,
+                email=email,
+                first_name=first_name,
+                last_name=last_name,
+                preferred_language=language,
+            )
+        except ValidationError as error:
+            if "email" not in getattr(error, "error_dict", {}):
+                raise
+            # Lost the race to a concurrent signup of the same address: theirs is the person.
+            person = Customer.objects.select_for_update().with_email(email).get()
+            created = False
+    signup = (
+        None
+        if created
+        else Signup.objects.filter(customer=person, confirmed_at__isnull=True).first()
+    )
     if signup is None:
         signup = Signup.objects.create(
             customer=person,
@@ -119,9 +137,9 @@ def newsletter_signup(
         if now - signup.confirmation_requested_at >= RESEND_AFTER:
             signup.confirmation_requested_at = now
         signup.save()
-    if signup.confirmation_requested_at == now:
+    if signup.confirmation_requested_at == now and not created:
         # A new request for the link is contact: the retention of unconfirmed signups (and of the
-        # person they alone brought in) counts from it.
+        # person they alone brought in) counts from it. (A new person was created with it.)
         Customer.objects.filter(pk=person.pk).update(last_activity_at=now)
     for notice in notices:
         consent_give(

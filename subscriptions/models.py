@@ -144,6 +144,11 @@ class Order(models.Model):
         indexes = [
             # The retention purge: records whose hold has ended.
             models.Index(fields=["country", "financial_year_ends_on"], name="order_hold_idx"),
+            # The changelist's order (Meta.ordering) and its year filter; its currency filter
+            # (concerthouse.admin.IndexedValuesFilter). On PostgreSQL the search by reference and
+            # buyer has trigram indexes too, made by migration 0003 only there.
+            models.Index(fields=["ordered_on", "id"], name="order_date_idx"),
+            models.Index(fields=["currency", "ordered_on"], name="order_currency_idx"),
         ]
 
     def __str__(self):
@@ -270,6 +275,8 @@ class SeasonSubscription(TimeStampedModel):
                 condition=Q(status="active"),
                 name="subscription_active_idx",
             ),
+            # The changelist's order (Meta.ordering, then the primary key the admin adds).
+            models.Index(fields=["booked_at", "id"], name="subscription_booked_idx"),
         ]
 
     def __str__(self):
@@ -470,7 +477,9 @@ class SourceNotice(models.Model):
         indexes = [
             models.Index(
                 fields=["created_at"], condition=Q(sent_at__isnull=True), name="source_notice_owed"
-            )
+            ),
+            # The changelist's filter by source (concerthouse.admin.IndexedValuesFilter).
+            models.Index(fields=["source"], name="source_notice_source_idx"),
         ]
 
     def __str__(self):

@@ -1,0 +1,375 @@
+"""Load: the public newsletter signup under wrk, through gunicorn, against a minimal view.
+
+gunicorn serves the project with production's settings (benchmarks/server/settings.py) on
+loopback, with the environment set here: the benchmark database, holding the register of a million
+people that benchmarks/admin.py generates; Redis as the broker (a database number of its own, with
+no worker: the queued confirmation emails are counted, then purged) and as the cache the rate limits
+count in; generated secrets; rate limits high enough for one client to post all the signups; no
+HTTPS redirect. The same server has a minimal view (benchmarks/server/urls.py): the same middleware,
+one email field validated, one row INSERTed. wrk posts to each for DURATION seconds from
+CONNECTIONS connections, each request with an address of its own (benchmarks/server/post_form.lua),
+the CSRF cookie and token, the signup form's fields as the page offers them (the form is fetched
+once to find them: its lists, its hidden fields, an empty honeypot).
+
+The figures: the signup's throughput as a share of the minimal view's, the signup's 99th percentile
+latency, and its errors (responses other than 2xx/3xx, and socket errors). Afterwards the benchmark
+checks that every signup answered was stored with its confirmation email owed and queued, then
+deletes them.
+
+gunicorn: WORKERS processes of THREADS threads (gthread). Two processes for two cores, so that
+Python runs on both; four threads each, so that while one request waits on PostgreSQL or Redis
+(a commit's WAL flush, the broker) another runs. More processes than cores only make them, and
+PostgreSQL, which needs the same two cores, take turns; see the README for other machines.
+"""
+
+import json
+import os
+import secrets
+import socket
+import string
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from contextlib import contextmanager
+from html.parser import HTMLParser
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+from django.conf import settings
+from django.db import connection
+
+from customers.models import Customer
+
+from . import BenchmarkError, Result, benchmark
+from .admin import _register
+from .retention import Figures
+
+# BENCH_LOAD_* override these to try another server shape or a shorter run.
+WORKERS = int(os.environ.get("BENCH_LOAD_WORKERS", 2))
+THREADS = int(os.environ.get("BENCH_LOAD_THREADS", 4))
+CONNECTIONS = 16
+WRK_THREADS = 2
+DURATION = int(os.environ.get("BENCH_LOAD_SECONDS", 60))
+WARM_UP = 5
+RATIO_TARGET = 0.7
+P99_TARGET_MS = 100
+BROKER_URL = "redis://127.0.0.1:6379/14"  # no worker: what is queued is counted, then purged
+CACHE_URL = "redis://127.0.0.1:6379/13"
+MINIMAL_TABLE = "bench_minimal_signup"  # benchmarks/server/urls.py
+SIGNUP_PATH = "/sv/newsletter/"
+MINIMAL_PATH = "/bench/minimal/"
+LUA = Path(__file__).parent / "server" / "post_form.lua"
+WRK = "/usr/bin/wrk"
+
+
+# --- The server ---------------------------------------------------------------------------------
+def _environment(static_root: str) -> dict[str, str]:
+    database_url = os.environ.get("DATABASE_URL")
+    if not database_url:
+        raise BenchmarkError("DATABASE_URL is not set: the server needs the benchmark database")
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "benchmarks.server.settings",
+        "DATABASE_URL": database_url,
+        "CELERY_BROKER_URL": BROKER_URL,
+        "CACHE_URL": CACHE_URL,
+        "EMAIL_URL": "dummymail://",  # nothing is sent in a request: a task sends the email
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "BLIND_INDEX_KEY": secrets.token_urlsafe(32),
+        "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "HOUSE_SITE_URL": "https://bench.example.org",
+        "SECURE_SSL_REDIRECT": "false",  # plain http on loopback, as behind a TLS proxy
+        "PUBLIC_FORM_LIMIT_PER_CLIENT_PER_HOUR": "1000000000",  # wrk is one client
+        "PUBLIC_FORM_LIMIT_PER_ADDRESS_PER_DAY": "1000000000",
+        "STATIC_ROOT": static_root,
+        "LOG_LEVEL": "WARNING",
+        "DEBUG": "false",
+    }
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def _server(environment: dict[str, str]):
+    """gunicorn on a free loopback port, until the block ends; yields its base URL."""
+    bin_dir = Path(sys.executable).parent
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
+        env=environment,
+        cwd=settings.BASE_DIR,
+        check=True,
+        timeout=300,
+    )
+    port = _free_port()
+    server = subprocess.Popen(  # noqa: S603
+        [
+            str(bin_dir / "gunicorn"),
+            "concerthouse.wsgi",
+            f"--bind=127.0.0.1:{port}",
+            f"--workers={WORKERS}",
+            f"--threads={THREADS}",
+            "--worker-class=gthread",
+            "--keep-alive=5",
+            "--log-level=warning",
+        ],
+        env=environment,
+        cwd=settings.BASE_DIR,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            if server.poll() is not None:
+                raise BenchmarkError(f"gunicorn exited with {server.returncode}")
+            try:
+                urllib.request.urlopen(f"{base}/health/", timeout=5)  # noqa: S310 (loopback)
+                break
+            except urllib.error.HTTPError:
+                break  # it answers (503: a service it checks is down, which the POSTs will show)
+            except OSError:
+                time.sleep(0.1)
+        else:
+            raise BenchmarkError("gunicorn did not answer within 30 s")
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+# --- The form as the page offers it ---------------------------------------------------------------
+class _FormFields(HTMLParser):
+    """The fields of the page's POST form: (name, type, value, options) in page order."""
+
+    def __init__(self):
+        super().__init__()
+        self.fields, self._in_form, self._select = [], False, None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "form" and (attrs.get("method") or "").lower() == "post":
+            self._in_form = True
+        elif not self._in_form or (not attrs.get("name") and tag != "option"):
+            return
+        elif tag in ("input", "textarea"):
+            kind = attrs.get("type", "text") if tag == "input" else "text"
+            self.fields.append((attrs["name"], kind, attrs.get("value", ""), []))
+        elif tag == "select":
+            self._select = (attrs["name"], "select", "", [])
+            self.fields.append(self._select)
+        if tag == "option" and self._select is not None:
+            self._select[3].append(attrs.get("value", ""))
+
+    def handle_endtag(self, tag):
+        if tag == "form":
+            self._in_form = False
+        elif tag == "select":
+            self._select = None
+
+
+def _signup_body(base: str, token: str) -> tuple[str, str]:
+    """The signup's url-encoded body with EMAIL for the address, and the CSRF cookie's name.
+
+    Every field the page shows is posted as a person leaves it: the address typed, the first list
+    ticked, the other boxes unticked, text fields empty (the honeypot among them), hidden fields as
+    they came, the language of the page."""
+    page = urllib.request.urlopen(base + SIGNUP_PATH, timeout=10)  # noqa: S310 (loopback)
+    cookies = page.headers.get_all("Set-Cookie") or []
+    names = [c.split("=", 1)[0] for c in cookies if "csrftoken" in c.split("=", 1)[0]]
+    if not names:
+        raise BenchmarkError("the signup page set no CSRF cookie")
+    parser = _FormFields()
+    parser.feed(page.read().decode())
+    pairs, ticked = [], set()
+    for name, kind, value, options in parser.fields:
+        if name == "csrfmiddlewaretoken":
+            pairs.append((name, token))
+        elif name == "email":
+            pairs.append((name, "EMAIL"))
+        elif kind == "checkbox":
+            if name == "lists" and name not in ticked:  # one newsletter; open tracking unticked
+                pairs.append((name, value))
+                ticked.add(name)
+        elif kind == "select":
+            pairs.append((name, "sv" if "sv" in options else options[0]))
+        elif kind in ("hidden", "text", "email"):
+            pairs.append((name, value if kind == "hidden" else ""))
+    if "lists" not in ticked:
+        raise BenchmarkError("the signup page offers no newsletter to tick")
+    return urllib.parse.urlencode(pairs), names[0]
+
+
+def _post_once(url: str, body: str, cookie: str) -> int:
+    """One POST as wrk will send it; the status code (a redirect is not followed)."""
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    request = urllib.request.Request(  # noqa: S310 (loopback)
+        url,
+        data=body.encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie},
+    )
+    try:
+        return urllib.request.build_opener(NoRedirect).open(request, timeout=10).status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+# --- wrk ------------------------------------------------------------------------------------------
+def _wrk(url: str, body: str, cookie: str, prefix: str, seconds: int) -> dict:
+    path = urllib.parse.urlsplit(url).path
+    done = subprocess.run(  # noqa: S603
+        [
+            WRK,
+            f"--threads={WRK_THREADS}",
+            f"--connections={CONNECTIONS}",
+            f"--duration={seconds}s",
+            "--timeout=10s",
+            f"--script={LUA}",
+            url,
+            "--",
+            path,
+            body,
+            cookie,
+            prefix,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise BenchmarkError(f"wrk failed: {done.stderr[-2000:]}")
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    figures["errors"] = sum(figures[k] for k in ("connect", "read", "write", "status", "timeout"))
+    figures["per_second"] = figures["requests"] / figures["seconds"]
+    return figures
+
+
+def _run(base: str, path: str, body: str, cookie: str, prefix: str) -> dict:
+    """One POST to check that it succeeds, a warm-up, then the measured run, whose addresses
+    start with `prefix` followed by "m-"."""
+    url = base + path
+    status = _post_once(url, body.replace("EMAIL", f"{prefix}f%40example.invalid"), cookie)
+    if status != 302:
+        raise BenchmarkError(f"a POST to {path} answered {status}, not the redirect of a success")
+    _wrk(url, body, cookie, f"{prefix}w-", WARM_UP)
+    return _wrk(url, body, cookie, f"{prefix}m-", DURATION)
+
+
+# --- Set-up and checks ----------------------------------------------------------------------------
+def _redis(url: str):
+    import redis
+
+    return redis.Redis.from_url(url)
+
+
+def _csrf_secret() -> str:
+    """A CSRF secret: Django accepts the unmasked secret as both the cookie and the token."""
+    return "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(32))
+
+
+def _check_stored(prefix: str, answered: int) -> int:
+    """Every signup answered is a person with a pending consent and a confirmation owed, and a
+    task queued to send it. Returns the people stored."""
+    people = Customer.objects.filter(email__startswith=prefix)
+    stored = people.count()
+    # A request cut off when wrk stops may have committed without its answer being counted.
+    if not answered <= stored <= answered + CONNECTIONS:
+        raise BenchmarkError(f"{answered:,} signups answered, {stored:,} people stored")
+    owed = people.filter(
+        newsletter_signups__confirmation_sent_at__isnull=True,
+        consents__state="pending",
+    ).count()
+    if owed != stored:
+        raise BenchmarkError(f"{stored - owed:,} signups without a pending consent or owed email")
+    queued = _redis(BROKER_URL).llen("celery")
+    if queued < stored:
+        raise BenchmarkError(f"{stored:,} signups and only {queued:,} confirmation tasks queued")
+    return stored
+
+
+def _clean(prefix: str) -> None:
+    """The run's people and everything that points at them (the database's ON DELETE CASCADE,
+    concerthouse/foreign_keys.py), in one statement; the queue; the minimal view's table."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {Customer._meta.db_table} WHERE email LIKE %s",  # noqa: S608
+            [prefix + "%"],
+        )
+        cursor.execute(f"DROP TABLE IF EXISTS {MINIMAL_TABLE}")
+    _redis(BROKER_URL).flushdb()  # this benchmark's own database number
+    _redis(CACHE_URL).flushdb()
+
+
+@benchmark
+def signup_throughput() -> Figures:
+    """wrk against the newsletter signup and the minimal view, one after the other."""
+    if not Path(WRK).exists():
+        raise BenchmarkError(f"no wrk at {WRK} (Debian: apt-get install wrk; `make bench` does)")
+    _register()  # a register of a million people, as production has
+    run = f"load-{secrets.token_hex(3)}-"
+    _clean("load-")  # what an interrupted earlier run left
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TABLE {MINIMAL_TABLE} (id bigserial PRIMARY KEY, "
+            "email varchar(254) NOT NULL, created_at timestamptz NOT NULL DEFAULT now())"
+        )
+    token = _csrf_secret()
+    try:
+        with (
+            tempfile.TemporaryDirectory(prefix="bench-static-") as static_root,
+            _server(_environment(static_root)) as base,
+        ):
+            signup_body, cookie_name = _signup_body(base, token)
+            cookie = f"{cookie_name}={token}"
+            minimal = _run(
+                base, MINIMAL_PATH, f"csrfmiddlewaretoken={token}&email=EMAIL", cookie, run
+            )
+            signup = _run(base, SIGNUP_PATH, signup_body, cookie, run)
+        stored = _check_stored(f"{run}m-", signup["requests"] - signup["errors"])
+    finally:
+        _clean("load-")
+    ratio = signup["per_second"] / minimal["per_second"]
+    server = f"gunicorn {WORKERS}x{THREADS} gthread, wrk {CONNECTIONS} connections {DURATION} s"
+    return Figures(
+        results=(
+            Result(
+                label=(
+                    f"newsletter signup POST throughput / minimal view ({signup['per_second']:,.0f}"
+                    f" vs {minimal['per_second']:,.0f} req/s), {server}"
+                ),
+                value=ratio,
+                unit="x",
+                target=RATIO_TARGET,
+                higher_is_better=True,
+            ),
+            Result(
+                label=(
+                    f"newsletter signup POST p99 latency (p50 {signup['p50_ms']:.1f} ms, max "
+                    f"{signup['max_ms']:,.0f} ms; minimal view p99 {minimal['p99_ms']:.1f} ms)"
+                ),
+                value=signup["p99_ms"],
+                unit="ms",
+                target=P99_TARGET_MS,
+            ),
+            Result(
+                label=(
+                    f"newsletter signup POST errors (non-2xx/3xx and socket), {stored:,} signups "
+                    f"stored, each with its confirmation owed and queued"
+                ),
+                value=signup["errors"],
+                unit="errors",
+                target=1,
+            ),
+        )
+    )
