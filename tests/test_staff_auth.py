@@ -260,3 +260,13 @@ def test_weak_passwords_are_refused(marketing, password):
 def test_the_login_page_asks_for_the_code():
     html = Client().get(LOGIN).content.decode()
     assert re.search(r'<input[^>]+name="otp_token"[^>]+autocomplete="one-time-code"', html)
+
+
+@override_settings(TRUSTED_PROXY_COUNT=1)
+def test_behind_a_proxy_the_lock_out_counts_the_visitor_not_the_proxy():
+    people = [make_staff(f"staff{n}", Role.MARKETING) for n in range(7)]
+    for person in people[:6]:
+        proxied = Client(REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="198.51.100.9")
+        log_in(proxied, person, password="Sommar2026!")
+    other_visitor = Client(REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="198.51.100.10")
+    assert log_in(other_visitor, people[6]).status_code == 302

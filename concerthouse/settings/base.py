@@ -176,6 +176,8 @@ AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
 AXES_DISABLE_ACCESS_LOG = True
 AXES_VERBOSE = False
 AXES_CLIENT_STR_CALLABLE = "concerthouse.staff_auth.client_description"
+# The visitor behind TRUSTED_PROXY_COUNT reverse proxies, as the public forms' limits count it.
+AXES_CLIENT_IP_CALLABLE = "concerthouse.ratelimit.client_ip"
 
 # --- Response headers (concerthouse/security.py, with SecurityMiddleware's) -------------------------
 # Every page loads only what this server serves: no inline script or style, no third party.
