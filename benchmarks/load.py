@@ -114,14 +114,16 @@ def _server(environment: dict[str, str]):
         [
             str(bin_dir / "gunicorn"),
             "concerthouse.wsgi",
-            f"--bind=127.0.0.1:{port}",
-            f"--workers={WORKERS}",
-            f"--threads={THREADS}",
-            "--worker-class=gthread",
-            "--keep-alive=5",
+            # The configuration production runs with (README, Production), on a loopback port.
+            f"--config={settings.BASE_DIR / 'deploy' / 'gunicorn.conf.py'}",
             "--log-level=warning",
         ],
-        env=environment,
+        env={
+            **environment,
+            "GUNICORN_BIND": f"127.0.0.1:{port}",
+            "GUNICORN_WORKERS": str(WORKERS),
+            "GUNICORN_THREADS": str(THREADS),
+        },
         cwd=settings.BASE_DIR,
     )
     base = f"http://127.0.0.1:{port}"

@@ -6,11 +6,14 @@ import multiprocessing
 import os
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
-# Sync workers: each request is a few milliseconds of Python and database, with nothing slow to
-# wait on (mail goes through Celery). Two per core keeps the cores busy while one waits on
-# PostgreSQL; more only queue for the CPU.
-workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count() * 2))
-worker_class = "sync"
+# One process per core (Python runs one request at a time in a process) with a few threads each,
+# so that while one request waits on PostgreSQL or Redis another runs. More processes than cores
+# only take turns on the CPU and raise the latency. workers x threads of every web machine together
+# must stay below PostgreSQL's max_connections: each thread keeps a connection (CONN_MAX_AGE).
+workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count()))
+threads = int(os.environ.get("GUNICORN_THREADS", 4))
+worker_class = "gthread"
+keepalive = 5
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", 30))
 graceful_timeout = 30
 # A worker is replaced now and then, so that no slow leak grows for weeks.

@@ -41,7 +41,7 @@ def test_supervisor_runs_web_workers_and_one_beat_in_its_own_file():
 def test_the_gunicorn_configuration_loads_and_keeps_no_access_log(monkeypatch):
     monkeypatch.setenv("GUNICORN_WORKERS", "3")
     config = runpy.run_path(str(DEPLOY / "gunicorn.conf.py"))
-    assert config["workers"] == 3 and config["worker_class"] == "sync"
+    assert config["workers"] == 3 and config["worker_class"] == "gthread"
     assert config["accesslog"] is None
 
 
