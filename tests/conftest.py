@@ -3,14 +3,18 @@ import email.policy
 import os
 import shutil
 import socket
+from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.db import connections
+from django.utils import timezone
 
 from concerthouse.roles import Role
 from consent.models import NoticeVersion, Purpose
 from customers.models import Customer
 from customers.services import customer_set_identifiers
+from subscriptions.models import Season, Series
 from tests.factories import FODSELSNUMMER, CustomerFactory, make_staff, sign_in
 
 CHROMIUM = "/usr/bin/chromium"
@@ -123,6 +127,28 @@ def broker_down(monkeypatch):
         monkeypatch.setattr(celery_app.conf, "task_always_eager", True)
 
     return back_up
+
+
+@pytest.fixture
+def season(db):
+    """The season under way."""
+    today = timezone.localdate()
+    return Season.objects.create(
+        name="2026/27", starts_on=today - timedelta(days=60), ends_on=today + timedelta(days=200)
+    )
+
+
+@pytest.fixture
+def thursdays(season):
+    """A series on sale in the season under way."""
+    return Series.objects.create(
+        season=season,
+        code="thu",
+        name="Torsdagsserien",
+        price_per_seat=Decimal("1450.00"),
+        currency="SEK",
+        capacity=100,
+    )
 
 
 @pytest.fixture

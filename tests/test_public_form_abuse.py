@@ -10,7 +10,6 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
-from decimal import Decimal
 from urllib.parse import urlencode
 
 import pytest
@@ -31,7 +30,7 @@ from privacy_requests import emails as privacy_emails
 from privacy_requests import services as privacy_services
 from privacy_requests.models import PrivacyRequest, RequestEvent
 from subscriptions import services as subscription_services
-from subscriptions.models import Order, Payment, Season, SeasonSubscription, SeatingNeed, Series
+from subscriptions.models import Order, Payment, SeasonSubscription, SeatingNeed
 from subscriptions.services import Buyer
 from subscriptions.views import BOOKED
 from tests.factories import CustomerFactory, subscribe
@@ -108,28 +107,12 @@ def answer(response) -> tuple:
     return response.status_code, response.templates[0].name if response.templates else None
 
 
-@pytest.fixture
-def series(db):
-    today = timezone.localdate()
-    season = Season.objects.create(
-        name="2026/27", starts_on=today - timedelta(days=60), ends_on=today + timedelta(days=200)
-    )
-    return Series.objects.create(
-        season=season,
-        code="thu",
-        name="Torsdagsserien",
-        price_per_seat=Decimal("1450.00"),
-        currency="SEK",
-        capacity=100,
-    )
-
-
 FREE_TEXT = ["signup", "preference_link", "booking", "privacy_request"]
 WITH_NAMES = ["signup", "booking", "privacy_request"]
 
 
 @pytest.fixture
-def forms(series):
+def forms(thursdays):
     return {
         "signup": Form(
             path="/en/newsletter/",
@@ -146,7 +129,7 @@ def forms(series):
             path="/en/subscriptions/",
             valid={
                 "booking_key": "",
-                "series": series.pk,
+                "series": thursdays.pk,
                 "seats": "2",
                 "first_name": "Märta",
                 "last_name": "Ångström",
@@ -715,7 +698,7 @@ def test_on_redis_a_limit_counts_in_one_round_trip_and_expires(settings):
 
 # --- Names already in the register ---------------------------------------------------------------
 def test_a_name_with_markup_from_an_import_is_escaped_on_every_page_that_shows_a_person(
-    client, news, series
+    client, news, thursdays
 ):
     hostile = "<script>alert('x')</script>"
     person = subscribe(
@@ -726,7 +709,7 @@ def test_a_name_with_markup_from_an_import_is_escaped_on_every_page_that_shows_a
             email=person.email, language="en", notices=[notice("offers")]
         )
         subscription = subscription_services.subscription_book(
-            series=series,
+            series=thursdays,
             seats=1,
             buyer=Buyer(
                 email=person.email,

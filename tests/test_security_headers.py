@@ -12,6 +12,7 @@ from django.test import Client, override_settings
 
 from concerthouse.settings import base
 from privacy_requests import services as privacy_services
+from privacy_requests.models import PrivacyRequest
 from tests.factories import CustomerFactory
 from tests.test_settings import PRODUCTION, ROOT, load_settings
 
@@ -201,8 +202,6 @@ def test_names_with_markup_render_as_text_in_the_admin_and_the_dashboard(client_
     privacy_services.privacy_request_submit(
         kind="access", email=customer.email, name=MARKUP, language="sv"
     )
-    from privacy_requests.models import PrivacyRequest
-
     request = PrivacyRequest.objects.get()
     client = client_for(dpo)
     showing_the_name = [

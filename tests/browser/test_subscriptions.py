@@ -1,20 +1,19 @@
 """Season subscriptions in a real browser: the public booking form in each language, and box office
 booking and cancelling at the counter in the admin."""
 
-from datetime import timedelta
 from decimal import Decimal
 from urllib.parse import urlparse
 
 import pytest
 from django.core import mail
-from django.utils import timezone, translation
+from django.utils import translation
 from django.utils.translation import gettext
 
 from consent.models import Consent, ConsentEvent, Purpose
 from consent.selectors import notice_current
 from customers.models import Customer
 from subscriptions import services
-from subscriptions.models import Order, Payment, Season, SeasonSubscription, SeatingNeed, Series
+from subscriptions.models import Order, Payment, SeasonSubscription, SeatingNeed
 from tests.browser import log_in
 from tests.factories import CustomerFactory
 
@@ -63,23 +62,6 @@ def requests_made(page):
     urls = []
     page.on("request", lambda request: urls.append(request.url))
     return urls
-
-
-@pytest.fixture
-def thursdays(db):
-    """A series on sale in a season under way (as tests/subscriptions/conftest.py makes it)."""
-    today = timezone.localdate()
-    season = Season.objects.create(
-        name="2026/27", starts_on=today - timedelta(days=60), ends_on=today + timedelta(days=200)
-    )
-    return Series.objects.create(
-        season=season,
-        code="thu",
-        name="Torsdagsserien",
-        price_per_seat=Decimal("1450.00"),
-        currency="SEK",
-        capacity=100,
-    )
 
 
 def translated(language, message):

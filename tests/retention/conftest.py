@@ -1,6 +1,4 @@
 import itertools
-from datetime import timedelta
-from decimal import Decimal
 
 import pytest
 from dateutil.relativedelta import relativedelta
@@ -11,7 +9,6 @@ from consent.selectors import notice_current
 from customers.models import Customer
 from newsletters.models import Campaign, Delivery
 from newsletters.services import newsletter_signup
-from subscriptions.models import Season, Series
 
 _numbers = itertools.count(1)
 
@@ -49,20 +46,3 @@ def make_leads(news):
         return list(Customer.objects.filter(pk__in=[p.pk for p in people]).order_by("pk"))
 
     return make
-
-
-@pytest.fixture
-def retention_series(db):
-    """A series on sale in the season that is running now."""
-    today = timezone.localdate()
-    season = Season.objects.create(
-        name="2026/27", starts_on=today - timedelta(days=60), ends_on=today + timedelta(days=200)
-    )
-    return Series.objects.create(
-        season=season,
-        code="thu",
-        name="Torsdagsserien",
-        price_per_seat=Decimal("1450.00"),
-        currency="SEK",
-        capacity=100,
-    )

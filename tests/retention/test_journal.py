@@ -87,11 +87,11 @@ def backup(tmp_path):
 
 
 @pytest.fixture
-def marta(retention_series, box_office, news, family_list):
+def marta(thursdays, box_office, news, family_list):
     """Märta with what a person leaves here: a season subscription with its order and payment,
     the consent ledger, a pending newsletter signup and a delivery."""
     subscription = subscriptions.subscription_book(
-        series=retention_series,
+        series=thursdays,
         seats=2,
         buyer=buyer(EMAIL),
         channel="box_office",

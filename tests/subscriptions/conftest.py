@@ -1,5 +1,4 @@
 from datetime import date, datetime, time, timedelta
-from decimal import Decimal
 
 import pytest
 from django.test import TestCase
@@ -7,33 +6,13 @@ from django.utils import timezone
 
 from consent.models import Purpose
 from consent.selectors import notice_current
-from subscriptions.models import Concert, Season, Series
+from subscriptions.models import Concert
 from subscriptions.services import Buyer
 
 
 def committed():
     """Run on-commit callbacks (the queued emails) as a real commit would."""
     return TestCase.captureOnCommitCallbacks(execute=True)
-
-
-@pytest.fixture
-def season(db):
-    today = timezone.localdate()
-    return Season.objects.create(
-        name="2026/27", starts_on=today - timedelta(days=60), ends_on=today + timedelta(days=200)
-    )
-
-
-@pytest.fixture
-def thursdays(season):
-    return Series.objects.create(
-        season=season,
-        code="thu",
-        name="Torsdagsserien",
-        price_per_seat=Decimal("1450.00"),
-        currency="SEK",
-        capacity=100,
-    )
 
 
 @pytest.fixture
