@@ -87,21 +87,28 @@ def customer_create(*, actor=None, source: str, **fields) -> Customer:
     return customer
 
 
-def customer_get_or_create(*, email: str, source: str, actor=None, **fields) -> Customer:
-    """The person with this address, or a new one with these fields: one person per address even
-    when two requests (a double click, two forms) create them at the same moment. An existing
-    person's record is left as it is; a public form must not overwrite it."""
-    existing = Customer.objects.with_email(email).first()
+def customer_get_or_create(
+    *, email: str, source: str, actor=None, lock: bool = False, **fields
+) -> tuple[Customer, bool]:
+    """The person with this address, or a new one with these fields, and whether it is new: one
+    person per address even when two requests (a double click, two forms) create them at the same
+    moment. An existing person's record is left as it is; a public form must not overwrite it.
+
+    With `lock`, the person's row is locked until the caller's transaction ends: an existing one by
+    SELECT ... FOR UPDATE, a new one by its own insert (a concurrent request for the same address
+    waits on the unique index, then finds and locks this person)."""
+    people = Customer.objects.select_for_update() if lock else Customer.objects
+    existing = people.with_email(email).first()
     if existing is not None:
-        return existing
+        return existing, False
     try:
-        return customer_create(actor=actor, source=source, email=email, **fields)
+        return customer_create(actor=actor, source=source, email=email, **fields), True
     except ValidationError as error:
         # A concurrent request may have won the insert: use its person.
-        existing = Customer.objects.with_email(email).first()
+        existing = people.with_email(email).first()
         if existing is None or "email" not in getattr(error, "error_dict", {}):
             raise
-        return existing
+        return existing, False
 
 
 @transaction.atomic

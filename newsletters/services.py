@@ -32,7 +32,7 @@ from consent.services import (
 )
 from customers import validators
 from customers.models import Customer
-from customers.services import customer_create, customer_object_to_marketing
+from customers.services import customer_get_or_create, customer_object_to_marketing
 
 from . import emails
 from .models import Signup, Suppression
@@ -95,28 +95,16 @@ def newsletter_signup(
     email = validators.normalise_email(email)
     first_name, last_name = " ".join(first_name.split()), " ".join(last_name.split())
     now = timezone.now()
-    # The public form's hot path: each query saved here is saved on every signup (benchmarks/load).
-    # A known address: its row locked, which serialises double clicks. A new one: the row inserted
-    # here, which no one else can lock or insert again until this transaction ends (a concurrent
-    # signup of the same address waits on the unique index, then finds this person), and which has
-    # no open signup yet.
-    person = Customer.objects.select_for_update().with_email(email).first()
-    created = person is None
-    if created:
-        try:
-            person = customer_create(
-                source=Customer.Source.WEB_SIGNUP,
-                email=email,
-                first_name=first_name,
-                last_name=last_name,
-                preferred_language=language,
-            )
-        except ValidationError as error:
-            if "email" not in getattr(error, "error_dict", {}):
-                raise
-            # Lost the race to a concurrent signup of the same address: theirs is the person.
-            person = Customer.objects.select_for_update().with_email(email).get()
-            created = False
+    # Locked (a known person) or new (inserted here): either way a double click waits for this
+    # transaction, and a new person has no open signup yet to look for.
+    person, created = customer_get_or_create(
+        email=email,
+        source=Customer.Source.WEB_SIGNUP,
+        lock=True,
+        first_name=first_name,
+        last_name=last_name,
+        preferred_language=language,
+    )
     signup = (
         None
         if created

@@ -147,7 +147,7 @@ def subscription_book(
     if customer is not None:
         person = Customer.objects.get(pk=customer.pk)  # as it is now, not as the page saw it
     else:
-        person = customer_get_or_create(
+        person, _created = customer_get_or_create(
             email=buyer.email, source=source, actor=actor, **buyer.contact_fields()
         )
     if (
