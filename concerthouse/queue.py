@@ -1,6 +1,8 @@
 """Handing work to Celery without ever losing what the person sent."""
 
 import logging
+import threading
+import time
 
 from django.db import transaction
 
@@ -20,6 +22,38 @@ def enqueue_on_commit(task, *args) -> None:
             task.delay(*args)
         except Exception:
             # Only the task's name: its arguments are ids, but there is nothing to gain from them.
+            logger.warning("could not queue %s; its periodic sweep will catch up", task.name)
+
+    transaction.on_commit(send)
+
+
+# When each process last queued each coalesced task: time.monotonic() by task name.
+_coalesced_at: dict[str, float] = {}
+_coalesced_lock = threading.Lock()
+
+
+def enqueue_coalesced_on_commit(task, *, seconds: float) -> None:
+    """Queue `task()` once the current transaction commits, to start `seconds` later, unless this
+    process queued it less than `seconds` before that commit: that run has not started yet, so it
+    will find in the database what this transaction wrote.
+
+    For a task that takes no arguments and finds its work in the database (a batch over the rows a
+    busy public form inserts): a broker message every `seconds` per process instead of one per
+    request. Eager tasks (no broker) run at once, so they are never coalesced. A lost run, or one
+    started early by a worker whose clock runs ahead, is caught up by the task's periodic sweep.
+    """
+    eager = task.app.conf.task_always_eager
+
+    def send():
+        if not eager:
+            now = time.monotonic()
+            with _coalesced_lock:
+                if now - _coalesced_at.get(task.name, -seconds) < seconds:
+                    return
+                _coalesced_at[task.name] = now
+        try:
+            task.apply_async(countdown=None if eager else seconds)
+        except Exception:
             logger.warning("could not queue %s; its periodic sweep will catch up", task.name)
 
     transaction.on_commit(send)

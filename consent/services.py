@@ -1,5 +1,7 @@
 """Every change of consent goes through here: a ledger event and the current state, together."""
 
+from datetime import datetime
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -33,6 +35,7 @@ def _record(
     notice: NoticeVersion | None = None,
     evidence: str = "",
     actor=None,
+    at: datetime | None = None,
 ) -> ConsentEvent | None:
     """Append one ledger event and move the current state with it; None when nothing changed.
 
@@ -50,7 +53,7 @@ def _record(
         notice = current.notice
     if notice.purpose_id != purpose.pk:
         raise ValueError("the notice belongs to another purpose")
-    now = timezone.now()
+    now = at or timezone.now()
     event = ConsentEvent.objects.create(
         customer=customer,
         purpose=purpose,
@@ -90,8 +93,10 @@ def consent_give(
     channel: str,
     evidence: str = "",
     actor=None,
+    at: datetime | None = None,
 ) -> ConsentEvent | None:
-    """Record a consent that counts only once confirmed (double opt-in)."""
+    """Record a consent that counts only once confirmed (double opt-in), given `at` (when the
+    person sent the form, if that was earlier than now)."""
     return _record(
         customer=_locked(customer),
         purpose=purpose,
@@ -100,6 +105,7 @@ def consent_give(
         notice=notice,
         evidence=evidence,
         actor=actor,
+        at=at,
     )
 
 

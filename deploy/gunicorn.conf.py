@@ -16,9 +16,12 @@ worker_class = "gthread"
 keepalive = 5
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", 30))
 graceful_timeout = 30
-# A worker is replaced now and then, so that no slow leak grows for weeks.
-max_requests = 5000
-max_requests_jitter = 500
+# A worker is replaced now and then, so that no slow leak grows for weeks. Not much more often:
+# a new worker loads Django afresh (over a second of CPU), so at the few hundred signups a second
+# a busy announcement brings, 5,000 requests meant a restart every few seconds, and the requests
+# waiting for it showed as the slowest percentile of the load benchmark.
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", 100_000))
+max_requests_jitter = max_requests // 10
 # The reverse proxy in front (nginx, a load balancer) sets X-Forwarded-Proto; trust it from there.
 forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1")
 # No access log: its lines would hold every visitor's address and the signed links in URLs.

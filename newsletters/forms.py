@@ -1,10 +1,11 @@
 from django import forms
 from django.conf import settings
+from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
 from concerthouse.public_forms import PublicForm, email_field, name_field
 from consent.models import EMAIL_KINDS, MARKETING_KINDS, NoticeVersion, Purpose
-from consent.selectors import notices_current, purposes_offered
+from consent.selectors import notice_kinds, notices_current, purposes_offered
 
 from .models import AudienceExport
 
@@ -34,29 +35,66 @@ def _accepted(kinds):
     ).select_related("purpose")
 
 
+NO_LONGER_OFFERED = _("That choice is no longer offered; please try again.")
+
+
+class NoticeBoxes(forms.Field):
+    """Boxes whose values are the ids of the notice versions shown, as `NoticeChoiceField`, for a
+    form that checks them all at once (`SignupForm.clean`): the ids, not the rows, are what a
+    received signup keeps."""
+
+    widget = forms.CheckboxSelectMultiple
+    # More boxes than any page shows: a body of thousands of ids is refused before the database.
+    MOST = 50
+
+    def to_python(self, value) -> list[int]:
+        if not value:
+            return []
+        try:
+            pks = sorted({int(pk) for pk in value})
+        except (TypeError, ValueError):
+            raise forms.ValidationError(NO_LONGER_OFFERED, code="invalid_choice") from None
+        if len(pks) > self.MOST or not all(0 < pk < 2**63 for pk in pks):
+            raise forms.ValidationError(NO_LONGER_OFFERED, code="invalid_choice")
+        return pks
+
+
 class SignupForm(PublicForm):
     email = email_field(_("Email address"))
     first_name = name_field(_("First name (optional)"), required=False)
     last_name = name_field(_("Last name (optional)"), required=False)
     language = forms.ChoiceField(label=_("Language of the emails"), choices=settings.LANGUAGES)
-    lists = NoticeChoiceField(
-        label=_("Newsletters"),
-        queryset=NoticeVersion.objects.none(),
-        error_messages={"required": _("Choose at least one newsletter.")},
+    lists = NoticeBoxes(
+        label=_("Newsletters"), error_messages={"required": _("Choose at least one newsletter.")}
     )
-    open_tracking = NoticeChoiceField(
-        label=_("Open tracking"), queryset=NoticeVersion.objects.none(), required=False
-    )
+    open_tracking = NoticeBoxes(label=_("Open tracking"), required=False)
 
     def __init__(self, *args, language: str, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["language"].initial = language
-        self.fields["lists"].queryset = _accepted(EMAIL_KINDS)
-        self.fields["open_tracking"].queryset = _accepted([Purpose.Kind.OPEN_TRACKING])
-        self.offered_lists = _offer(EMAIL_KINDS, language)
-        self.offered_tracking = _offer([Purpose.Kind.OPEN_TRACKING], language)
+        self.page_language = language
 
-    def chosen_notices(self) -> list[NoticeVersion]:
+    def clean(self):
+        cleaned = super().clean()
+        lists, tracking = cleaned.get("lists", []), cleaned.get("open_tracking", [])
+        if lists or tracking:
+            kinds = notice_kinds([*lists, *tracking])
+            if any(kinds.get(pk) not in EMAIL_KINDS for pk in lists):
+                self.add_error("lists", forms.ValidationError(NO_LONGER_OFFERED))
+            if any(kinds.get(pk) != Purpose.Kind.OPEN_TRACKING for pk in tracking):
+                self.add_error("open_tracking", forms.ValidationError(NO_LONGER_OFFERED))
+        return cleaned
+
+    # Read only when the page is shown: a valid POST is answered without them.
+    @cached_property
+    def offered_lists(self) -> list[NoticeVersion]:
+        return _offer(EMAIL_KINDS, self.page_language)
+
+    @cached_property
+    def offered_tracking(self) -> list[NoticeVersion]:
+        return _offer([Purpose.Kind.OPEN_TRACKING], self.page_language)
+
+    def chosen_notice_ids(self) -> list[int]:
         return [*self.cleaned_data["lists"], *self.cleaned_data["open_tracking"]]
 
 

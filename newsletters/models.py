@@ -66,6 +66,32 @@ class Signup(models.Model):
         )
 
 
+class SignupIntake(models.Model):
+    """A newsletter signup as the public form received it, not yet turned into a person, their
+    pending consents and the confirmation email owed (services.signup_intakes_process).
+
+    The form's POST stores only this row, so that the page answers at the cost of one INSERT however
+    large the register is; a task turns intakes into signups within seconds, in batches, and a
+    periodic sweep finishes what a lost task left. The row is deleted once it is processed.
+    """
+
+    received_at = models.DateTimeField(_("received"), default=timezone.now)
+    email = models.EmailField(_("email"), max_length=254)
+    first_name = models.CharField(_("first name"), max_length=150, blank=True)
+    last_name = models.CharField(_("last name"), max_length=150, blank=True)
+    language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES)
+    # The ids of the notice versions whose boxes were ticked: the consent ledger records exactly
+    # the wording the person read, even if staff publish a new one before the intake is processed.
+    notice_ids = models.JSONField(_("notices ticked"))
+
+    class Meta:
+        verbose_name = _("newsletter signup received")
+        verbose_name_plural = _("newsletter signups received")
+
+    def __str__(self):
+        return f"{self._meta.verbose_name} {self.pk}"
+
+
 class Suppression(models.Model):
     """An address the house must never mail or re-import, kept only as a keyed hash.
 

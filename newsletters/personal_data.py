@@ -15,7 +15,7 @@ from concerthouse.personal_data_map import (
     register,
 )
 
-from .models import AudienceExportMember, Delivery, Signup, Suppression
+from .models import AudienceExportMember, Delivery, Signup, SignupIntake, Suppression
 
 
 def _of(people) -> Q:
@@ -61,6 +61,54 @@ register(
             ),
         ),
         provided_by_person=frozenset({"first_name", "last_name", "language"}),
+    )
+)
+
+
+def _intakes_of(people) -> Q:
+    # Not yet linked to anybody: the address is all an intake has (stored normalised, as people's).
+    return Q(email__in=people.values("email"))
+
+
+def _intake_expired(now) -> Q:
+    # Processed within seconds and then deleted; one that keeps failing goes as an unconfirmed
+    # signup would.
+    cutoff = now - relativedelta(days=settings.RETENTION_UNCONFIRMED_SIGNUP_DAYS)
+    return Q(received_at__lt=cutoff)
+
+
+register(
+    Declaration(
+        model=SignupIntake,
+        fields={
+            "email": Category.CONTACT,
+            "first_name": Category.CONTACT,
+            "last_name": Category.CONTACT,
+            "language": Category.CONTACT,
+            "received_at": Category.CONSENT_EVIDENCE,
+            "notice_ids": Category.CONSENT_EVIDENCE,
+        },
+        purpose=_(
+            "Receiving a newsletter signup from the form, for the seconds until it is recorded as "
+            "a signup waiting for its confirmation"
+        ),
+        legal_basis=LegalBasis.CONSENT,
+        owned_by=_intakes_of,
+        erasure=Erasure.DELETE,
+        retention=Retention(
+            _(
+                "Deleted as soon as the signup is recorded, normally within seconds, and at the "
+                "latest after 30 days."
+            ),
+            rules=(
+                Rule(
+                    code="newsletters.signup_intakes",
+                    label=_("Newsletter signups received but not recorded"),
+                    expired=_intake_expired,
+                ),
+            ),
+        ),
+        provided_by_person=frozenset({"email", "first_name", "last_name", "language"}),
     )
 )
 

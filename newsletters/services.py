@@ -4,7 +4,8 @@ Who may receive marketing email is decided by the consent ledger (consent), the 
 (restriction, objection: customers) and the suppression list here, and by nothing else.
 """
 
-from datetime import timedelta
+import logging
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -15,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from concerthouse.audit import audit_record
 from concerthouse.encryption import blind_index
-from concerthouse.queue import enqueue_on_commit
+from concerthouse.queue import enqueue_coalesced_on_commit, enqueue_on_commit
 from consent.models import (
     EMAIL_KINDS,
     MARKETING_KINDS,
@@ -35,11 +36,13 @@ from customers.models import Customer
 from customers.services import customer_get_or_create, customer_object_to_marketing
 
 from . import emails
-from .models import Signup, Suppression
+from .models import Signup, SignupIntake, Suppression
 
 # A second signup inside this window (a double click, an impatient reload) does not send a second
 # confirmation email; after it, a repeated signup resends the link.
 RESEND_AFTER = timedelta(minutes=2)
+
+logger = logging.getLogger(__name__)
 
 
 # --- Suppression list ----------------------------------------------------------------------------
@@ -83,18 +86,20 @@ def newsletter_signup(
     first_name: str = "",
     last_name: str = "",
     channel: str = Channel.WEB_SIGNUP,
+    at: datetime | None = None,
 ) -> Signup:
     """Store the pending consents and owe a confirmation email; nothing counts until confirmed.
 
     `notices` are the exact wordings whose boxes the person ticked (lists and, optionally, open
-    tracking). The same call for a new, a pending and an already confirmed address, so that the page
+    tracking), `at` when they sent them if that was before now (a received signup processed later).
+    The same call for a new, a pending and an already confirmed address, so that the page
     answers all three alike. A repeat reuses the open signup and resends its link.
     """
     if not any(notice.purpose.kind in EMAIL_KINDS for notice in notices):
         raise ValidationError({"notices": [_("Choose at least one newsletter.")]})
     email = validators.normalise_email(email)
     first_name, last_name = " ".join(first_name.split()), " ".join(last_name.split())
-    now = timezone.now()
+    now = at or timezone.now()
     # Locked (a known person) or new (inserted here): either way a double click waits for this
     # transaction, and a new person has no open signup yet to look for.
     person, created = customer_get_or_create(
@@ -136,12 +141,99 @@ def newsletter_signup(
             notice=notice,
             channel=channel,
             evidence=f"signup {signup.public_id}",
+            at=now,
         )
     if signup.owes_confirmation_email:
         from .tasks import send_signup_confirmation_task
 
         enqueue_on_commit(send_signup_confirmation_task, signup.pk)
     return signup
+
+
+def signup_receive(
+    *,
+    email: str,
+    language: str,
+    notice_ids: list[int],
+    first_name: str = "",
+    last_name: str = "",
+) -> SignupIntake:
+    """What the public signup form does with a valid submission: store it as sent, in one INSERT,
+    and have it recorded (`newsletter_signup`) within seconds by a task.
+
+    `notice_ids` are the notice versions whose boxes were ticked, as the form checked them; the
+    recording checks them again, against the lists still offered then. The page's answer never
+    depended on what the register holds, so nothing is lost by answering before the person is
+    looked up; what the person sent is in the database before the answer, so a broker that is down
+    delays the confirmation email and loses nothing.
+    """
+    if not notice_ids:
+        raise ValidationError({"notices": [_("Choose at least one newsletter.")]})
+    intake = SignupIntake.objects.create(
+        email=validators.normalise_email(email),
+        language=language,
+        first_name=first_name,
+        last_name=last_name,
+        notice_ids=list(notice_ids),
+    )
+    from .tasks import process_signup_intakes_task
+
+    enqueue_coalesced_on_commit(
+        process_signup_intakes_task, seconds=settings.NEWSLETTER_INTAKE_DELAY_SECONDS
+    )
+    return intake
+
+
+def signup_intakes_process(*, batch_size: int | None = None) -> int:
+    """Turn the signups the form received into signups: the person, their pending consents given
+    at the moment they sent the form, and the confirmation email owed. Returns how many were done.
+
+    In batches of `batch_size`, each its own transaction, oldest first. Rows are claimed with
+    SKIP LOCKED, so that several workers (a task and the sweep) share the work and never do an
+    intake twice; each is deleted in the transaction that processed it. An intake that fails is
+    left for the next run (logged by its id) and purged with the unconfirmed signups if it never
+    succeeds; one the service refuses (its lists were all withdrawn since) is dropped.
+    """
+    batch_size = batch_size or settings.NEWSLETTER_INTAKE_BATCH_SIZE
+    processed, after = 0, 0
+    while True:
+        with transaction.atomic():
+            batch = list(
+                SignupIntake.objects.select_for_update(skip_locked=True)
+                .filter(pk__gt=after)
+                .order_by("pk")[:batch_size]
+            )
+            if not batch:
+                return processed
+            after = batch[-1].pk
+            # Still offered: a list withdrawn since the form was sent takes nobody new.
+            notices = (
+                NoticeVersion.objects.filter(purpose__is_active=True)
+                .select_related("purpose")
+                .in_bulk({pk for intake in batch for pk in intake.notice_ids})
+            )
+            done = []
+            for intake in batch:
+                try:
+                    with transaction.atomic():
+                        newsletter_signup(
+                            email=intake.email,
+                            language=intake.language,
+                            notices=[notices[pk] for pk in intake.notice_ids if pk in notices],
+                            first_name=intake.first_name,
+                            last_name=intake.last_name,
+                            at=intake.received_at,
+                        )
+                except ValidationError:
+                    pass  # nothing left to sign up for
+                except Exception as error:
+                    # Its savepoint is rolled back and the rest of the batch goes on; no personal
+                    # data in the line, only which row failed and how.
+                    logger.error("signup intake %s failed: %s", intake.pk, type(error).__name__)
+                    continue
+                done.append(intake.pk)
+            SignupIntake.objects.filter(pk__in=done).delete()
+            processed += len(done)
 
 
 def signup_send_confirmation(*, signup_id: int) -> bool:

@@ -15,6 +15,13 @@ def send_signup_confirmation_task(signup_id: int) -> bool:
 
 
 @shared_task(acks_late=True)
+def process_signup_intakes_task() -> int:
+    """Queued by the signup form (coalesced: one run a second per web process) and run by beat as
+    the sweep for runs that were lost. Runs side by side share the rows (SKIP LOCKED)."""
+    return services.signup_intakes_process()
+
+
+@shared_task(acks_late=True)
 def send_owed_confirmations_task() -> int:
     """Beat: confirmation emails that a broker outage or a lost task never sent."""
     sent = 0

@@ -53,10 +53,10 @@ def signup(request):
     if outcome is Outcome.ACCEPTED:
         data = form.cleaned_data
         try:
-            services.newsletter_signup(
+            services.signup_receive(
                 email=data["email"],
                 language=data["language"],
-                notices=form.chosen_notices(),
+                notice_ids=form.chosen_notice_ids(),
                 first_name=data["first_name"],
                 last_name=data["last_name"],
             )

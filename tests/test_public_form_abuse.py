@@ -25,7 +25,7 @@ from consent.models import Consent, ConsentEvent, NoticeVersion
 from customers.models import Customer
 from newsletters import links
 from newsletters import services as newsletter_services
-from newsletters.models import Signup, Suppression
+from newsletters.models import Signup, SignupIntake, Suppression
 from privacy_requests import emails as privacy_emails
 from privacy_requests import services as privacy_services
 from privacy_requests.models import PrivacyRequest, RequestEvent
@@ -40,6 +40,7 @@ pytestmark = pytest.mark.django_db
 EVERY_TABLE = [
     Customer,
     Signup,
+    SignupIntake,
     Consent,
     ConsentEvent,
     Suppression,
@@ -773,7 +774,7 @@ def test_a_server_error_shows_no_traceback_and_nothing_of_the_request(forms, mon
     def broken(**kwargs):
         raise RuntimeError(f"cannot store {kwargs['email']} +46701234567")
 
-    monkeypatch.setattr(newsletter_services, "newsletter_signup", broken)
+    monkeypatch.setattr(newsletter_services, "signup_receive", broken)
     form = forms["signup"]
     response = post(
         Client(raise_request_exception=False), form.path, form.data(email="ase.odegard@example.no")
@@ -802,7 +803,7 @@ def test_a_server_error_is_logged_without_the_personal_data_in_its_exception(
     def broken(**kwargs):
         raise RuntimeError(f"cannot store {kwargs['email']}, +46701234567, 19770909-4770")
 
-    monkeypatch.setattr(newsletter_services, "newsletter_signup", broken)
+    monkeypatch.setattr(newsletter_services, "signup_receive", broken)
     form = forms["signup"]
     post(
         Client(raise_request_exception=False), form.path, form.data(email="ase.odegard@example.no")
@@ -837,7 +838,7 @@ def test_a_postgresql_integrity_error_is_logged_without_the_values_it_quotes(
         with transaction.atomic():
             Customer.objects.create(email="Ase.Odegard@example.no", source="web_signup")
 
-    monkeypatch.setattr(newsletter_services, "newsletter_signup", duplicate)
+    monkeypatch.setattr(newsletter_services, "signup_receive", duplicate)
     form = forms["signup"]
     with pytest.raises(IntegrityError) as raised:
         duplicate()

@@ -324,6 +324,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "subscriptions.tasks.daily_task",
         "schedule": crontab(hour=1, minute=30),
     },
+    "newsletters-process-signup-intakes": {
+        # Signups the form received that a lost task or a broker outage left unprocessed.
+        "task": "newsletters.tasks.process_signup_intakes_task",
+        "schedule": 60.0,
+    },
     "newsletters-send-owed-confirmations": {
         # Confirmation emails that a broker outage or a lost task never sent.
         "task": "newsletters.tasks.send_owed_confirmations_task",
@@ -357,6 +362,13 @@ LOGGING = {
 
 # --- Newsletters ------------------------------------------------------------------------------------
 NEWSLETTER_CONFIRMATION_DAYS = env.int("NEWSLETTER_CONFIRMATION_DAYS", default=7)
+# The signup form stores what it receives; a task turns it into the person and their pending
+# consents this many seconds later, for everything received meanwhile (newsletters.services).
+NEWSLETTER_INTAKE_DELAY_SECONDS = env.float("NEWSLETTER_INTAKE_DELAY_SECONDS", default=1.0)
+NEWSLETTER_INTAKE_BATCH_SIZE = env.int("NEWSLETTER_INTAKE_BATCH_SIZE", default=200)
+# How long a web process answers from its copy of the notices on offer (consent.selectors): the
+# longest a list withdrawn from offer is still accepted by the form, not recorded.
+OFFERED_NOTICES_SECONDS = env.float("OFFERED_NOTICES_SECONDS", default=60.0)
 NEWSLETTER_PREFERENCE_LINK_DAYS = env.int("NEWSLETTER_PREFERENCE_LINK_DAYS", default=60)
 # Where mail clients send the mailto form of List-Unsubscribe (RFC 2369), read by staff.
 NEWSLETTER_UNSUBSCRIBE_MAILTO = env.str(

@@ -48,8 +48,13 @@ from customers.services import (
     customer_start_relationship,
 )
 from newsletters.campaigns import campaign_prepare_deliveries
-from newsletters.models import Campaign, Delivery, Signup, Suppression
-from newsletters.services import newsletter_signup, preferences_withdraw_all, signup_confirm
+from newsletters.models import Campaign, Delivery, Signup, SignupIntake, Suppression
+from newsletters.services import (
+    newsletter_signup,
+    preferences_withdraw_all,
+    signup_confirm,
+    signup_receive,
+)
 from privacy_requests.executors import package_path
 from privacy_requests.models import AccessPackage, PrivacyRequest, RequestEvent
 from privacy_requests.services import (
@@ -275,6 +280,15 @@ def a_signup_only_withdrawn_20_days_later(world: World, tag: str) -> Tracked:
     return Tracked(Customer, [signup.customer_id])
 
 
+def a_signup_received_never_recorded(world: World, tag: str) -> Tracked:
+    """The form received it, and every attempt to record it failed: it goes as an unconfirmed
+    signup would."""
+    intake = signup_receive(
+        email=email("Ase.Odegard", tag), language="nb", notice_ids=[world.notice("nb").pk], **AASE
+    )
+    return Tracked(SignupIntake, [intake.pk])
+
+
 def a_delivery(world: World, tag: str) -> Tracked:
     subscribe(CustomerFactory(email=email("Ase.Odegard", tag), country="NO", **AASE), "news")
     campaign = Campaign.objects.create(name=f"Vårsäsongen {tag}", purpose=world.news)
@@ -455,6 +469,16 @@ CASES: dict[str, tuple[Variant, ...]] = {
             "newsletters.unconfirmed_signups",
             "30-days",
             an_unconfirmed_signup,
+            (2025, 5, 2, 10),
+            (2025, 6, 1, 10),
+            (2025, 6, 2, 10),
+        ),
+    ),
+    "newsletters.signup_intakes": (
+        variant(
+            "newsletters.signup_intakes",
+            "30-days",
+            a_signup_received_never_recorded,
             (2025, 5, 2, 10),
             (2025, 6, 1, 10),
             (2025, 6, 2, 10),
