@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from concerthouse.audit import audit_record
 from concerthouse.encryption import blind_index
+from concerthouse.inserts import insert_one
 from concerthouse.queue import enqueue_coalesced_on_commit, enqueue_on_commit
 from consent.models import (
     EMAIL_KINDS,
@@ -169,12 +170,14 @@ def signup_receive(
     """
     if not notice_ids:
         raise ValidationError({"notices": [_("Choose at least one newsletter.")]})
-    intake = SignupIntake.objects.create(
-        email=validators.normalise_email(email),
-        language=language,
-        first_name=first_name,
-        last_name=last_name,
-        notice_ids=list(notice_ids),
+    intake = insert_one(
+        SignupIntake(
+            email=validators.normalise_email(email),
+            language=language,
+            first_name=first_name,
+            last_name=last_name,
+            notice_ids=list(notice_ids),
+        )
     )
     from .tasks import process_signup_intakes_task
 
