@@ -88,11 +88,14 @@ def newsletter_signup(
     last_name: str = "",
     channel: str = Channel.WEB_SIGNUP,
     at: datetime | None = None,
+    queue_confirmation: bool = True,
 ) -> Signup:
     """Store the pending consents and owe a confirmation email; nothing counts until confirmed.
 
     `notices` are the exact wordings whose boxes the person ticked (lists and, optionally, open
     tracking), `at` when they sent them if that was before now (a received signup processed later).
+    Without `queue_confirmation` the caller sends the email owed (`signup_send_confirmation`) once
+    its transaction has committed; the sweep sends it if the caller never does.
     The same call for a new, a pending and an already confirmed address, so that the page
     answers all three alike. A repeat reuses the open signup and resends its link.
     """
@@ -144,7 +147,7 @@ def newsletter_signup(
             evidence=f"signup {signup.public_id}",
             at=now,
         )
-    if signup.owes_confirmation_email:
+    if queue_confirmation and signup.owes_confirmation_email:
         from .tasks import send_signup_confirmation_task
 
         enqueue_on_commit(send_signup_confirmation_task, signup.pk)
@@ -193,13 +196,15 @@ def signup_intakes_process(*, batch_size: int | None = None) -> int:
 
     In batches of `batch_size`, each its own transaction, oldest first. Rows are claimed with
     SKIP LOCKED, so that several workers (a task and the sweep) share the work and never do an
-    intake twice; each is deleted in the transaction that processed it. An intake that fails is
+    intake twice; each is deleted in the transaction that processed it. The confirmation emails a
+    batch owes are sent once it has committed. An intake that fails is
     left for the next run (logged by its id) and purged with the unconfirmed signups if it never
     succeeds; one the service refuses (its lists were all withdrawn since) is dropped.
     """
     batch_size = batch_size or settings.NEWSLETTER_INTAKE_BATCH_SIZE
     processed, after = 0, 0
     while True:
+        owed = []
         with transaction.atomic():
             batch = list(
                 SignupIntake.objects.select_for_update(skip_locked=True)
@@ -219,13 +224,14 @@ def signup_intakes_process(*, batch_size: int | None = None) -> int:
             for intake in batch:
                 try:
                     with transaction.atomic():
-                        newsletter_signup(
+                        signup = newsletter_signup(
                             email=intake.email,
                             language=intake.language,
                             notices=[notices[pk] for pk in intake.notice_ids if pk in notices],
                             first_name=intake.first_name,
                             last_name=intake.last_name,
                             at=intake.received_at,
+                            queue_confirmation=False,
                         )
                 except ValidationError:
                     pass  # nothing left to sign up for
@@ -234,9 +240,22 @@ def signup_intakes_process(*, batch_size: int | None = None) -> int:
                     # data in the line, only which row failed and how.
                     logger.error("signup intake %s failed: %s", intake.pk, type(error).__name__)
                     continue
+                else:
+                    if signup.owes_confirmation_email:
+                        owed.append(signup.pk)
                 done.append(intake.pk)
             SignupIntake.objects.filter(pk__in=done).delete()
             processed += len(done)
+        # Sent here, after the commit, rather than by a task a signup: a rush of signups would
+        # otherwise queue a message for each. Claimed one by one, so a task or the sweep sending
+        # the same email at once sends it only once; one that fails is left to the sweep.
+        for signup_id in owed:
+            try:
+                signup_send_confirmation(signup_id=signup_id)
+            except Exception as error:
+                logger.warning(
+                    "confirmation of signup %s not sent: %s", signup_id, type(error).__name__
+                )
 
 
 def signup_send_confirmation(*, signup_id: int) -> bool:
