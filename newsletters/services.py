@@ -93,11 +93,11 @@ def newsletter_signup(
     """Store the pending consents and owe a confirmation email; nothing counts until confirmed.
 
     `notices` are the exact wordings whose boxes the person ticked (lists and, optionally, open
-    tracking), `at` when they sent them if that was before now (a received signup processed later).
-    Without `queue_confirmation` the caller sends the email owed (`signup_send_confirmation`) once
-    its transaction has committed; the sweep sends it if the caller never does.
-    The same call for a new, a pending and an already confirmed address, so that the page
-    answers all three alike. A repeat reuses the open signup and resends its link.
+    tracking), `at` when they sent them if that was before now (a received signup recorded later).
+    The same call for a new, a pending and an already confirmed address, so that the page answers
+    all three alike. A repeat reuses the open signup and resends its link. Without
+    `queue_confirmation` the caller sends the email owed (`signup_send_confirmation`) once its
+    transaction has committed; the sweep sends it if the caller never does.
     """
     if not any(notice.purpose.kind in EMAIL_KINDS for notice in notices):
         raise ValidationError({"notices": [_("Choose at least one newsletter.")]})
@@ -197,9 +197,9 @@ def signup_intakes_process(*, batch_size: int | None = None) -> int:
     In batches of `batch_size`, each its own transaction, oldest first. Rows are claimed with
     SKIP LOCKED, so that several workers (a task and the sweep) share the work and never do an
     intake twice; each is deleted in the transaction that processed it. The confirmation emails a
-    batch owes are sent once it has committed. An intake that fails is
-    left for the next run (logged by its id) and purged with the unconfirmed signups if it never
-    succeeds; one the service refuses (its lists were all withdrawn since) is dropped.
+    batch owes are sent once it has committed. An intake that fails is left for the next run
+    (logged by its id) and purged with the unconfirmed signups if it never succeeds; one the
+    service refuses (its lists were all withdrawn since) is dropped.
     """
     batch_size = batch_size or settings.NEWSLETTER_INTAKE_BATCH_SIZE
     processed, after = 0, 0

@@ -1,9 +1,8 @@
-import threading
 from datetime import timedelta
 
 import pytest
 from django.core import mail
-from django.db import connection, connections
+from django.db import connection
 from django.utils import timezone
 
 from consent.services import consent_withdraw
@@ -12,6 +11,7 @@ from newsletters import campaigns, services
 from newsletters.models import Campaign, CampaignText, Delivery
 from newsletters.tasks import send_campaign_task, send_due_campaigns_task
 from tests.factories import CustomerFactory, subscribe
+from tests.threads import run_at_once
 
 
 def make_campaign(purpose, *, languages=("en",), scheduled_at=None, **extra):
@@ -173,23 +173,9 @@ def test_two_workers_at_once_never_send_a_message_twice(news):
         subscribe(CustomerFactory(email=f"p{n}@example.se"), "news")
     campaign = due(news)
     campaigns.campaign_prepare_deliveries(campaign)
-    barrier = threading.Barrier(2)
-    sent, errors = [], []
-
-    def worker():
-        try:
-            barrier.wait()
-            sent.append(campaigns.campaign_send(campaign_id=campaign.pk, batch_size=7))
-        except Exception as error:
-            errors.append(error)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=worker) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    sent, errors = run_at_once(
+        lambda: campaigns.campaign_send(campaign_id=campaign.pk, batch_size=7)
+    )
     assert errors == []
     assert sum(sent) == 60
     assert len(recipients()) == 60 and len(set(recipients())) == 60

@@ -6,13 +6,12 @@ itself (tests/newsletters/test_signup.py): consent given when the form was sent,
 shown, once, for lists still offered, and nothing of the person in logs.
 """
 
-import threading
 from datetime import timedelta
 
 import pytest
 import time_machine
 from django.core import mail
-from django.db import connection, connections
+from django.db import connection
 from django.db.models import Q
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -26,6 +25,7 @@ from newsletters.models import Signup, SignupIntake
 from newsletters.tasks import process_signup_intakes_task
 from tests.factories import CustomerFactory
 from tests.newsletters.test_signup import committed, current_notice
+from tests.threads import run_at_once
 
 
 def form_data(email, *codes, language="en", **names):
@@ -196,22 +196,7 @@ def test_two_workers_recording_at_once_record_each_signup_once(news):
         SignupIntake(email=f"fan{number}@example.se", language="en", notice_ids=[notice.pk])
         for number in range(40)
     )
-    barrier, done, errors = threading.Barrier(2), [], []
-
-    def work():
-        try:
-            barrier.wait()
-            done.append(services.signup_intakes_process(batch_size=5))
-        except Exception as error:
-            errors.append(error)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=work) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    done, errors = run_at_once(lambda: services.signup_intakes_process(batch_size=5))
     assert errors == [] and sum(done) == 40
     assert Customer.objects.filter(email__startswith="fan").count() == 40
     assert Signup.objects.count() == 40 and ConsentEvent.objects.count() == 40
