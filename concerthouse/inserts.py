@@ -7,7 +7,8 @@ from django.db import connection, models
 
 @cache
 def _statement(model: type[models.Model], vendor: str) -> tuple[str, list[models.Field], bool]:
-    """The INSERT of every concrete column but the primary key, made once per model."""
+    """The INSERT of every concrete column but the primary key, made once per model and database
+    kind (`vendor` is only part of the cache key: quoting and RETURNING differ between them)."""
     meta, quote = model._meta, connection.ops.quote_name
     fields = [f for f in meta.concrete_fields if not f.primary_key]
     returning = connection.features.can_return_columns_from_insert
