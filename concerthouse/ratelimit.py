@@ -4,7 +4,7 @@ With several web processes the cache must be shared (CACHE_URL=redis://...), or 
 counts on its own. Keys are keyed hashes (the blind-index key): no address or IP reaches the cache
 in clear, and a plain hash of an IPv4 address could be reversed by trying them all.
 
-A check is one cache round trip on Redis (INCR and EXPIRE in one pipeline): it is on the path of
+A check is one cache round trip on Redis (INCR and EXPIRE sent together): it is on the path of
 every public form's POST. The window's number is part of the key, so a key never needs resetting;
 its expiry only clears it away.
 """
@@ -12,6 +12,7 @@ its expiry only clears it away.
 import ipaddress
 import time
 
+import redis
 from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
@@ -56,25 +57,48 @@ def client_key(request) -> str:
     return str(address)
 
 
-def _writer(cache: RedisCache):
-    """The Redis client the counts are written through, kept on the cache backend (one per thread,
-    as Django's are). Django's `get_client` builds a new redis-py client on every call, with its
-    table of response callbacks: measured, that cost more than the round trip to Redis itself."""
-    client = getattr(cache, "_ratelimit_writer", None)
-    if client is None:
-        client = cache._ratelimit_writer = cache._cache.get_client(write=True)
-    return client
+def _connection(cache: RedisCache):
+    """The Redis connection the counts are written through: one of this thread's own (caches are
+    per thread), taken from the backend's pool once and kept on the backend.
+
+    The count is on the path of every public form's POST, and measured there a redis-py client's
+    own work (taking a connection from the pool and giving it back, the retry wrapper, a pipeline
+    object) cost twice the round trip to Redis: about 130 µs of CPU against 55 µs for the same two
+    commands written to a connection held."""
+    connection = getattr(cache, "_ratelimit_connection", None)
+    if connection is None:
+        pool = cache._cache.get_client(write=True).connection_pool
+        connection = cache._ratelimit_connection = pool.get_connection()
+    return connection
+
+
+def _redis_count(cache: RedisCache, key: str, window_seconds: int) -> int:
+    connection = _connection(cache)
+    commands = connection.pack_commands([("INCR", key), ("EXPIRE", key, window_seconds)])
+    try:
+        return _send(connection, commands)
+    except (redis.ConnectionError, redis.TimeoutError):
+        # Redis restarted, or dropped the idle connection: once more, on a new one. A count that
+        # reached Redis before the error is counted twice, which errs on the side of the limit.
+        return _send(connection, commands)
+
+
+def _send(connection, commands: list[bytes]) -> int:
+    try:
+        connection.send_packed_command(commands)
+        count = connection.read_response()
+        connection.read_response()
+    except BaseException:
+        connection.disconnect()  # an answer left unread would be taken for the next count's
+        raise
+    return count
 
 
 def _count(cache_key: str, window_seconds: int) -> int:
     cache = caches["default"]  # the backend itself: `django.core.cache.cache` is only a proxy
     if isinstance(cache, RedisCache):
-        key = cache.make_and_validate_key(cache_key)
-        pipeline = _writer(cache).pipeline(transaction=False)
-        pipeline.incr(key)
-        pipeline.expire(key, window_seconds)
-        count, _expiry_set = pipeline.execute()
-        return count
+        # The keys are hex digests, valid for every backend: made, not checked.
+        return _redis_count(cache, cache.make_key(cache_key), window_seconds)
     try:
         return cache.incr(cache_key)
     except ValueError:  # the window's first attempt

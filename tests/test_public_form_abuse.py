@@ -671,10 +671,14 @@ def test_the_cache_holds_no_address_in_clear(forms):
     assert keys and not any("203.0.113.77" in key or "marta" in key for key in keys)
 
 
-def test_on_redis_a_limit_counts_in_one_round_trip_and_expires(settings):
+@pytest.fixture
+def redis_cache(settings):
+    """The rate limits counting in Redis database 14, under a key prefix of the test's own; yields
+    a client of that database and the prefix."""
     redis = pytest.importorskip("redis")
+    client = redis.Redis.from_url("redis://127.0.0.1:6379/14", socket_connect_timeout=1)
     try:
-        redis.Redis.from_url("redis://127.0.0.1:6379/14", socket_connect_timeout=1).ping()
+        client.ping()
     except redis.exceptions.ConnectionError:
         pytest.skip("no Redis on 127.0.0.1:6379")
     prefix = f"test-{uuid.uuid4().hex}"
@@ -685,17 +689,37 @@ def test_on_redis_a_limit_counts_in_one_round_trip_and_expires(settings):
             "KEY_PREFIX": prefix,
         }
     }
-    client = redis.Redis.from_url("redis://127.0.0.1:6379/14")
-    try:
-        allowed = [
-            ratelimit.allow("test", "198.51.100.1", limit=2, window_seconds=60) for _ in range(3)
-        ]
-        assert allowed == [True, True, False]
-        (key,) = client.keys(f"{prefix}:*")
-        assert 0 < client.ttl(key) <= 60 and int(client.get(key)) == 3
-    finally:
-        for key in client.keys(f"{prefix}:*"):
-            client.delete(key)
+    yield client, prefix
+    for key in client.keys(f"{prefix}:*"):
+        client.delete(key)
+
+
+def test_on_redis_a_limit_counts_in_one_round_trip_and_expires(redis_cache):
+    client, prefix = redis_cache
+    allowed = [
+        ratelimit.allow("test", "198.51.100.1", limit=2, window_seconds=60) for _ in range(3)
+    ]
+    assert allowed == [True, True, False]
+    (key,) = client.keys(f"{prefix}:*")
+    assert 0 < client.ttl(key) <= 60 and int(client.get(key)) == 3
+
+
+def test_on_redis_counting_goes_on_when_redis_drops_the_connection(redis_cache):
+    """The counts go through a connection each thread keeps: one Redis closed (a restart, an idle
+    timeout) is replaced, and the attempt is counted once."""
+    client, prefix = redis_cache
+    assert ratelimit.allow("test", "198.51.100.2", limit=5, window_seconds=60)
+    dropped = 0
+    for entry in client.client_list():
+        if entry["db"] == "14" and int(entry["id"]) != client.client_id():
+            dropped += client.client_kill_filter(_id=entry["id"])
+    assert dropped >= 1
+    allowed = [
+        ratelimit.allow("test", "198.51.100.2", limit=5, window_seconds=60) for _ in range(2)
+    ]
+    assert allowed == [True, True]
+    (key,) = client.keys(f"{prefix}:*")
+    assert int(client.get(key)) == 3
 
 
 # --- Names already in the register ---------------------------------------------------------------
