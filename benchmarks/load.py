@@ -18,10 +18,12 @@ Celery worker (WORKERS processes) is started on that queue, and the benchmark ti
 signup is recorded (the person, the pending consent, the signup) and its confirmation email sent
 (to Django's dummy backend); then it deletes them.
 
-gunicorn: WORKERS processes of THREADS threads (gthread). Two processes for two cores, so that
-Python runs on both; four threads each, so that while one request waits on PostgreSQL or Redis
-(a commit's WAL flush, the broker) another runs. More processes than cores only make them, and
-PostgreSQL, which needs the same two cores, take turns; see the README for other machines.
+gunicorn: WORKERS processes of THREADS threads (gthread), as deploy/gunicorn.conf.py runs
+production. Two processes for two cores, so that Python runs on both; two threads each, so that
+while one request waits on PostgreSQL or Redis (a commit's WAL flush, a rate limit's count) the
+other runs; with more, the threads wait for each other's hold on Python's lock. More processes than
+cores only make them, and PostgreSQL, which needs the same two cores, take turns; see the README
+for other machines.
 """
 
 import json
@@ -55,7 +57,7 @@ from .retention import Figures
 
 # BENCH_LOAD_* override these to try another server shape or a shorter run.
 WORKERS = int(os.environ.get("BENCH_LOAD_WORKERS", 2))
-THREADS = int(os.environ.get("BENCH_LOAD_THREADS", 4))
+THREADS = int(os.environ.get("BENCH_LOAD_THREADS", 2))
 CONNECTIONS = 16
 WRK_THREADS = 2
 DURATION = int(os.environ.get("BENCH_LOAD_SECONDS", 60))

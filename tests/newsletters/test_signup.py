@@ -14,6 +14,7 @@ from consent.models import Consent, ConsentEvent, NoticeVersion
 from consent.selectors import people_consenting
 from customers.models import Customer
 from newsletters import links, services
+from newsletters.forms import SignupForm
 from newsletters.models import Signup, SignupIntake
 from newsletters.tasks import (
     process_signup_intakes_task,
@@ -167,6 +168,21 @@ def test_a_bad_address_is_refused_and_nothing_is_written(client, news, email):
     response = sign_up(client, email, "news")
     assert response.status_code == 200 and b"errorlist" in response.content
     assert not Customer.objects.exists() and not Signup.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_form_s_fields_shared_by_every_request_keep_nothing_of_any_one_of_them(client, news):
+    """The signup form's instances share its fields (public_forms.fields_shared): what one
+    request brings, its language, its values, its errors, must not show on the next."""
+    refused = sign_up(client, "<b>@example.se", "news", language="sv", first_name="Åse<script>")
+    assert refused.status_code == 200 and refused.content.decode().count("errorlist") >= 2
+    for language in ("nb", "en", "sv"):
+        page = client.get(f"/{language}/newsletter/").content.decode()
+        assert "errorlist" not in page and "Åse" not in page and "example.se" not in page
+        assert re.search(rf'<option value="{language}" selected>', page), language
+    validators = [len(field.validators) for field in SignupForm(language="en").fields.values()]
+    SignupForm({"email": "a@example.se"}, language="sv").is_valid()
+    assert [len(f.validators) for f in SignupForm(language="nb").fields.values()] == validators
 
 
 @pytest.mark.django_db
