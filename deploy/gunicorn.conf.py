@@ -8,9 +8,9 @@ import os
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 # One process per core (Python runs one request at a time in a process) with two threads each,
 # so that while one request waits on PostgreSQL or Redis the other runs. More threads wait for
-# Python's lock rather than for the database: under the load benchmark, four threads a process
-# answered fewer signups a second than two (0.49-0.57 of the minimal view against 0.62-0.69). More
-# processes than cores only take turns on the CPU and raise the latency. workers x threads of every
+# Python's lock rather than for the database: in 10 s runs of the load benchmark, signups a second
+# as a share of the minimal view's had a median of 0.57 with four threads a process, 0.62 with two.
+# More processes than cores only take turns on the CPU and raise the latency. workers x threads of every
 # web machine together must stay below PostgreSQL's max_connections: each thread keeps a connection
 # (CONN_MAX_AGE).
 workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count()))
