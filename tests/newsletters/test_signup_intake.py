@@ -16,6 +16,7 @@ from django.db.models import Q
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from concerthouse import queue
 from concerthouse.erasure import erase_people
 from concerthouse.personal_data_map import declaration_for, export_person
 from consent.models import Consent, ConsentEvent, NoticeVersion, Purpose
@@ -174,14 +175,17 @@ def test_an_open_tracking_box_does_not_count_as_a_newsletter(client, news):
 
 @pytest.mark.django_db
 def test_with_the_broker_down_a_rush_of_signups_tries_the_broker_once_a_second(
-    client, news, broker_down, caplog, settings
+    client, news, broker_down, caplog, settings, monkeypatch
 ):
     settings.NEWSLETTER_INTAKE_DELAY_SECONDS = 30  # the whole test inside one window
+    # This process has queued nothing yet: the window an earlier test opened does not count.
+    monkeypatch.setattr(queue, "_coalesced_at", {})
     for number in range(3):
-        response = client.post("/en/newsletter/", form_data(f"fan{number}@example.se", "news"))
+        with committed():
+            response = client.post("/en/newsletter/", form_data(f"fan{number}@example.se", "news"))
         assert response.status_code == 302
     attempts = caplog.text.count("could not queue newsletters.tasks.process_signup_intakes_task")
-    assert attempts <= 1  # one, or none if an earlier test of this process tried in this window
+    assert attempts == 1
     assert SignupIntake.objects.count() == 3
 
 
