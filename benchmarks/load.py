@@ -14,16 +14,13 @@ once to find them: its lists, its hidden fields, an empty honeypot).
 The figures: the signup's throughput as a share of the minimal view's, the signup's 99th percentile
 latency, and its errors (responses other than 2xx/3xx, and socket errors). Afterwards the benchmark
 checks that every signup answered was stored as received with a run queued to record it; then a
-Celery worker (WORKERS processes) is started on that queue, and the benchmark times it until every
+Celery worker (WORKER_PROCESSES processes) is started on that queue, and the benchmark times it until every
 signup is recorded (the person, the pending consent, the signup) and its confirmation email sent
 (to Django's dummy backend); then it deletes them.
 
-gunicorn: WORKERS processes of THREADS threads (gthread), as deploy/gunicorn.conf.py runs
-production. Two processes for two cores, so that Python runs on both; two threads each, so that
-while one request waits on PostgreSQL or Redis (a commit's WAL flush, a rate limit's count) the
-other runs; with more, the threads wait for each other's hold on Python's lock. More processes than
-cores only make them, and PostgreSQL, which needs the same two cores, take turns; see the README
-for other machines.
+gunicorn runs as deploy/gunicorn.conf.py runs production: sync workers, two a core (on this
+machine four), so that while one request waits on PostgreSQL or Redis (a commit's WAL flush, a rate
+limit's count) another runs; see the README for other machines.
 """
 
 import json
@@ -55,9 +52,10 @@ from . import BenchmarkError, Result, benchmark
 from .admin import _register
 from .retention import Figures
 
-# BENCH_LOAD_* override these to try another server shape or a shorter run.
-WORKERS = int(os.environ.get("BENCH_LOAD_WORKERS", 2))
-THREADS = int(os.environ.get("BENCH_LOAD_THREADS", 2))
+# BENCH_LOAD_* override these to try another number of web processes or a shorter run.
+# gunicorn's processes: deploy/gunicorn.conf.py's default, two a core.
+SERVER_PROCESSES = int(os.environ.get("BENCH_LOAD_WORKERS", 2 * os.cpu_count()))
+WORKER_PROCESSES = 2  # the Celery worker's, as README's production runs it
 CONNECTIONS = 16
 WRK_THREADS = 2
 DURATION = int(os.environ.get("BENCH_LOAD_SECONDS", 60))
@@ -132,8 +130,7 @@ def _server(environment: dict[str, str]):
         env={
             **environment,
             "GUNICORN_BIND": f"127.0.0.1:{port}",
-            "GUNICORN_WORKERS": str(WORKERS),
-            "GUNICORN_THREADS": str(THREADS),
+            "GUNICORN_WORKERS": str(SERVER_PROCESSES),
         },
         cwd=settings.BASE_DIR,
     )
@@ -319,7 +316,7 @@ def _worker(environment: dict[str, str]):
             str(Path(sys.executable).parent / "celery"),
             "--app=concerthouse",
             "worker",
-            f"--concurrency={WORKERS}",
+            f"--concurrency={WORKER_PROCESSES}",
             "--loglevel=warning",
             "--without-gossip",
             "--without-mingle",
@@ -415,7 +412,7 @@ def signup_throughput() -> Figures:
     finally:
         _clean("load-")
     ratio = signup["per_second"] / minimal["per_second"]
-    server = f"gunicorn {WORKERS}x{THREADS} gthread, wrk {CONNECTIONS} connections {DURATION} s"
+    server = f"gunicorn {SERVER_PROCESSES} sync workers, wrk {CONNECTIONS} connections {DURATION} s"
     return Figures(
         results=(
             Result(
@@ -449,7 +446,7 @@ def signup_throughput() -> Figures:
             Result(
                 label=(
                     f"signups recorded (person, pending consent, signup) and confirmation emails "
-                    f"sent by a Celery worker of {WORKERS} processes, after the run: {received:,} "
+                    f"sent by a Celery worker of {WORKER_PROCESSES} processes, after the run: {received:,} "
                     f"in {record_seconds:,.1f} s"
                 ),
                 value=received / record_seconds,

@@ -6,17 +6,21 @@ import multiprocessing
 import os
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
-# One process per core (Python runs one request at a time in a process) with two threads each,
-# so that while one request waits on PostgreSQL or Redis the other runs. More threads wait for
-# Python's lock rather than for the database: in 10 s runs of the load benchmark, signups a second
-# as a share of the minimal view's had a median of 0.57 with four threads a process, 0.62 with two.
-# More processes than cores only take turns on the CPU and raise the latency. workers x threads of every
-# web machine together must stay below PostgreSQL's max_connections: each thread keeps a connection
+# Sync workers: a process takes a connection only when it is free, handles its one request and
+# closes the connection, so the busy processes never hold requests that an idle one could serve.
+# A gthread process accepts every connection it can, free thread or not (gunicorn issue 3433),
+# and keeps it for its keep-alive: in the load benchmark, one process of two at times held all 16
+# of wrk's connections while the other idled, and the rate fell by a third. Measured here with
+# sync workers, 4 processes on 2 cores: 10% more requests a second than 2 processes of 2 threads,
+# and the slowest percentile halved (22 ms against 39 ms).
+# Two processes a core, since about a third of a request's time is spent waiting on PostgreSQL or
+# Redis. A sync worker is held for as long as its client takes to send the request and read the
+# answer, so it needs a proxy in front that buffers both (nginx does by default; README,
+# Production): then a slow visitor holds the proxy, not a process. The processes of every web
+# machine together must stay below PostgreSQL's max_connections: each keeps a connection
 # (CONN_MAX_AGE).
-workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count()))
-threads = int(os.environ.get("GUNICORN_THREADS", 2))
-worker_class = "gthread"
-keepalive = 5
+workers = int(os.environ.get("GUNICORN_WORKERS", 2 * multiprocessing.cpu_count()))
+worker_class = "sync"
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", 30))
 graceful_timeout = 30
 # A worker is replaced now and then, so that no slow leak grows for weeks. Not much more often:

@@ -42,12 +42,12 @@ PREFERENCE_LINK = "newsletter-preference-link"
 UNSUBSCRIBE = "newsletter-unsubscribe"
 
 
-@public_form(SIGNUP)
+@public_form(SIGNUP, limit_clients=False)  # counted by the form's outcome()
 @never_cache
 @require_http_methods(["GET", "POST"])
 def signup(request):
     form = SignupForm(request.POST or None, language=get_language())
-    outcome = form.outcome(scope=SIGNUP) if request.method == "POST" else None
+    outcome = form.outcome(request, scope=SIGNUP) if request.method == "POST" else None
     if outcome in (Outcome.TRAPPED, Outcome.HELD):
         return redirect("newsletters:signup_done")  # the same answer; nothing stored or sent
     if outcome is Outcome.ACCEPTED:
@@ -159,13 +159,13 @@ def preferences(request, token):
     )
 
 
-@public_form(PREFERENCE_LINK)
+@public_form(PREFERENCE_LINK, limit_clients=False)  # counted by the form's outcome()
 @never_cache
 @require_http_methods(["GET", "POST"])
 def preferences_request(request):
     """Ask for a fresh preference link by email: the same answer for every address."""
     form = EmailForm(request.POST or None)
-    outcome = form.outcome(scope=PREFERENCE_LINK) if request.method == "POST" else None
+    outcome = form.outcome(request, scope=PREFERENCE_LINK) if request.method == "POST" else None
     if outcome is Outcome.ACCEPTED:
         services.preference_link_request(email=form.cleaned_data["email"], language=get_language())
     if outcome in (Outcome.ACCEPTED, Outcome.TRAPPED, Outcome.HELD):

@@ -20,12 +20,12 @@ REQUEST = "privacy-request"
 VERIFY = "privacy-verify"
 
 
-@public_form(REQUEST)
+@public_form(REQUEST, limit_clients=False)  # counted by the form's outcome()
 @never_cache
 @require_http_methods(["GET", "POST"])
 def request_form(request):
     form = PrivacyRequestForm(request.POST or None)
-    outcome = form.outcome(scope=REQUEST) if request.method == "POST" else None
+    outcome = form.outcome(request, scope=REQUEST) if request.method == "POST" else None
     if outcome is Outcome.ACCEPTED:
         data = form.cleaned_data
         services.privacy_request_submit(

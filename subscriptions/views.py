@@ -29,7 +29,7 @@ def _booked_url(public_id) -> str:
     return reverse("subscriptions:booked", kwargs={"token": token})
 
 
-@public_form(BOOK)
+@public_form(BOOK, limit_clients=False)  # counted by the form's outcome()
 @never_cache
 @require_http_methods(["GET", "POST"])
 def book(request):
@@ -37,7 +37,7 @@ def book(request):
     form = BookingForm(
         request.POST or None, language=language, initial={"booking_key": uuid.uuid4()}
     )
-    outcome = form.outcome(scope=BOOK) if request.method == "POST" else None
+    outcome = form.outcome(request, scope=BOOK) if request.method == "POST" else None
     if outcome is Outcome.TRAPPED:
         # A robot: the answer of a booking (a link to a booking that does not exist), nothing
         # stored or sent.
