@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 import pytest
 from django.conf import settings
 from django.core import mail
+from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, connection, transaction
 from django.test import Client, RequestFactory, TestCase
 from django.utils import timezone
@@ -497,6 +498,43 @@ def test_a_client_over_its_hourly_limit_gets_429_and_nothing_is_stored(forms, li
     assert answer(other) == form.success
 
 
+@pytest.mark.parametrize("page", FREE_TEXT)
+def test_invalid_and_trapped_submissions_count_against_the_client(forms, limits, page):
+    """The form counts its client whatever was sent: a flood of invalid forms or of robots' filled
+    honeypots is refused like one of valid forms; the address a robot names is not counted."""
+    limits(per_client=2, per_address=1)
+    form = forms[page]
+    if page == "preference_link":
+        CustomerFactory(email="marta.angstrom@example.se")
+    client = Client(REMOTE_ADDR="198.51.100.7")
+    invalid = post(client, form.path, form.data(email="marta.angstrom at example.se"))
+    assert invalid.status_code == 200 and "email" in invalid.context["form"].errors
+    trapped = post(client, form.path, form.data(website="https://spam.example"))
+    assert answer(trapped)[0] in (200, 302)
+    # The address's one submission a day is still there, for another client.
+    assert answer(post(Client(REMOTE_ADDR="198.51.100.8"), form.path, form.data())) == form.success
+    before = stored()
+    refused = post(client, form.path, form.data(email="p9@example.se"))
+    assert refused.status_code == 429 and refused["Retry-After"] == "3600"
+    assert stored() == before
+
+
+def test_a_form_view_that_also_has_the_middleware_count_its_client_is_refused_at_once(rf, forms):
+    """A PublicForm's view must leave the client's count to the form (limit_clients=False):
+    counted twice, every client would get half its limit."""
+    from concerthouse.public_forms import PublicForm, public_form
+
+    class Form(PublicForm):
+        pass
+
+    @public_form("test-form")  # the middleware's count: the default
+    def view(request):
+        Form(request.POST).outcome(request, scope="test-form")
+
+    with pytest.raises(ImproperlyConfigured, match="limit_clients=False"):
+        view(rf.post("/", {"email": "a@example.se"}))
+
+
 def mails_to(address: str) -> int:
     return sum(address in message.to for message in mail.outbox)
 
@@ -702,6 +740,26 @@ def test_on_redis_a_limit_counts_in_one_round_trip_and_expires(redis_cache):
     assert allowed == [True, True, False]
     (key,) = client.keys(f"{prefix}:*")
     assert 0 < client.ttl(key) <= 60 and int(client.get(key)) == 3
+
+
+def test_on_redis_the_client_and_the_address_are_counted_in_one_round_trip(redis_cache):
+    client, prefix = redis_cache
+    client_limit = ratelimit.Attempt("test:client", "198.51.100.3", limit=1, window_seconds=60)
+    address = ratelimit.Attempt("test:address", "åse@example.no", limit=2, window_seconds=3600)
+    from django.core.cache import caches
+
+    connection = ratelimit._connection(caches["default"])
+    sent = []
+    send = connection.send_packed_command
+    connection.send_packed_command = lambda commands, **kw: (sent.append(1), send(commands, **kw))
+    try:
+        answers = [ratelimit.allowed(client_limit, address) for _ in range(3)]
+    finally:
+        del connection.send_packed_command
+    assert answers == [(True, True), (False, True), (False, False)]
+    assert len(sent) == 3  # one write, and its answers read together, for each pair
+    ttls = sorted(client.ttl(key) for key in client.keys(f"{prefix}:*"))
+    assert len(ttls) == 2 and 0 < ttls[0] <= 60 < ttls[1] <= 3600
 
 
 def test_on_redis_counting_goes_on_when_redis_drops_the_connection(redis_cache):
