@@ -11,6 +11,8 @@ def _statement(model: type[models.Model], vendor: str) -> tuple[str, list[models
     kind (`vendor` is only part of the cache key: quoting and RETURNING differ between them)."""
     meta, quote = model._meta, connection.ops.quote_name
     fields = [f for f in meta.concrete_fields if not f.primary_key]
+    if any(getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False) for f in fields):
+        raise TypeError(f"{model.__name__} has auto_now fields: use save(), which sets them")
     returning = connection.features.can_return_columns_from_insert
     sql = (
         f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "  # noqa: S608 (names from the model)
@@ -20,18 +22,24 @@ def _statement(model: type[models.Model], vendor: str) -> tuple[str, list[models
     return sql, fields, returning
 
 
-def insert_one(instance: models.Model) -> models.Model:
-    """Save a new instance as `Model.save()` would (its defaults, `auto_now` and each field's own
-    conversion for the database), without signals and with an INSERT statement made once per model
-    rather than compiled anew for every row.
+def insert_row(model: type[models.Model], **values) -> int:
+    """INSERT one row of `model` as `model.objects.create(**values)` would store it (each field's
+    default where no value is given, each field's conversion for the database), without making an
+    instance, without signals and with a statement made once per model rather than compiled anew
+    for every row; returns its primary key.
 
-    For a model with no save() of its own and no signal receivers: a received public signup. Measured
-    on PostgreSQL, 0.53 ms against save()'s 0.85 ms, the largest part of the form's own work.
+    For a model with no save() of its own and no signal receivers: a received public signup.
+    Measured on PostgreSQL, 0.53 ms against create()'s 0.85 ms, the largest part of the form's own
+    work.
     """
-    sql, fields, returning = _statement(type(instance), connection.vendor)
-    params = [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
+    sql, fields, returning = _statement(model, connection.vendor)
+    unknown = values.keys() - {f.name for f in fields}
+    if unknown:
+        raise TypeError(f"{model.__name__} has no field {', '.join(sorted(unknown))}")
+    params = [
+        f.get_db_prep_save(values[f.name] if f.name in values else f.get_default(), connection)
+        for f in fields
+    ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        instance.pk = cursor.fetchone()[0] if returning else cursor.lastrowid
-    instance._state.adding, instance._state.db = False, connection.alias
-    return instance
+        return cursor.fetchone()[0] if returning else cursor.lastrowid

@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from concerthouse.audit import audit_record
 from concerthouse.encryption import blind_index
-from concerthouse.inserts import insert_one
+from concerthouse.inserts import insert_row
 from concerthouse.queue import enqueue_coalesced_on_commit, enqueue_on_commit
 from consent.models import (
     EMAIL_KINDS,
@@ -161,9 +161,9 @@ def signup_receive(
     notice_ids: list[int],
     first_name: str = "",
     last_name: str = "",
-) -> SignupIntake:
+) -> int:
     """What the public signup form does with a valid submission: store it as sent, in one INSERT,
-    and have it recorded (`newsletter_signup`) within seconds by a task.
+    and have it recorded (`newsletter_signup`) within seconds by a task. Returns the intake's id.
 
     `notice_ids` are the notice versions whose boxes were ticked, as the form checked them; the
     recording checks them again, against the lists still offered then. The page's answer never
@@ -173,21 +173,20 @@ def signup_receive(
     """
     if not notice_ids:
         raise ValidationError({"notices": [_("Choose at least one newsletter.")]})
-    intake = insert_one(
-        SignupIntake(
-            email=validators.normalise_email(email),
-            language=language,
-            first_name=first_name,
-            last_name=last_name,
-            notice_ids=list(notice_ids),
-        )
+    intake_id = insert_row(
+        SignupIntake,
+        email=validators.normalise_email(email),
+        language=language,
+        first_name=first_name,
+        last_name=last_name,
+        notice_ids=list(notice_ids),
     )
     from .tasks import process_signup_intakes_task
 
     enqueue_coalesced_on_commit(
         process_signup_intakes_task, seconds=settings.NEWSLETTER_INTAKE_DELAY_SECONDS
     )
-    return intake
+    return intake_id
 
 
 def signup_intakes_process(*, batch_size: int | None = None) -> int:
