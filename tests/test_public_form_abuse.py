@@ -10,7 +10,7 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urljoin
 
 import pytest
 from django.conf import settings
@@ -102,7 +102,7 @@ class Form:
 def answer(response) -> tuple:
     """What the person sees, with the booking's own token cut off."""
     if response.status_code in (301, 302):
-        location = response["Location"]
+        location = urljoin(response.request["PATH_INFO"], response["Location"])
         if "/booked/" in location:
             location = location.split("/booked/")[0] + "/booked/"
         return response.status_code, location

@@ -1,6 +1,7 @@
 import re
 import threading
 from datetime import timedelta
+from urllib.parse import urljoin
 
 import pytest
 from django.core import mail
@@ -66,7 +67,10 @@ def test_the_form_offers_every_list_unticked_and_open_tracking_separately(client
 @pytest.mark.django_db
 def test_a_signup_stores_pending_consent_and_mails_a_confirmation_link(client, news):
     response = sign_up(client, "Marta.Angstrom@Example.se", "news", first_name="Märta")
-    assert response.status_code == 302 and response.url == "/en/newsletter/thanks/"
+    assert (
+        response.status_code == 302
+        and urljoin("/en/newsletter/", response.url) == "/en/newsletter/thanks/"
+    )
     person = Customer.objects.get()
     assert (person.email, person.first_name, person.source) == (
         "marta.angstrom@example.se",
@@ -104,7 +108,9 @@ def test_new_pending_and_confirmed_addresses_get_the_same_answer(client, news):
         email: sign_up(client, email, "news")
         for email in ("new@example.se", "pending@example.se", "KNOWN@example.se")
     }
-    assert {(r.status_code, r.url) for r in answers.values()} == {(302, "/en/newsletter/thanks/")}
+    assert {(r.status_code, urljoin("/en/newsletter/", r.url)) for r in answers.values()} == {
+        (302, "/en/newsletter/thanks/")
+    }
     # The confirmed person keeps a single confirmed consent; nothing is demoted to pending.
     known = Customer.objects.with_email("known@example.se").get()
     assert list(known.consents.values_list("state", flat=True)) == ["confirmed"]
@@ -226,7 +232,10 @@ def test_with_the_broker_down_the_signup_is_kept_and_the_sweep_records_it_and_se
     client, news, broker_down, caplog
 ):
     response = sign_up(client, "ase@example.no", "news", first_name="Åse")
-    assert response.status_code == 302 and response.url == "/en/newsletter/thanks/"
+    assert (
+        response.status_code == 302
+        and urljoin("/en/newsletter/", response.url) == "/en/newsletter/thanks/"
+    )
     assert "could not queue newsletters.tasks.process_signup_intakes_task" in caplog.text
     assert "ase@example.no" not in caplog.text and "Åse" not in caplog.text
     assert SignupIntake.objects.count() == 1
