@@ -7,7 +7,6 @@ normalised value (the blind index) under `BLIND_INDEX_KEY`, which is kept apart 
 so that rotating those does not invalidate the indexes.
 """
 
-import hashlib
 import hmac
 from functools import lru_cache
 
@@ -67,7 +66,8 @@ def blind_index(value: str, *, purpose: str) -> str:
     if not settings.BLIND_INDEX_KEY:
         raise ImproperlyConfigured("BLIND_INDEX_KEY is empty: blind indexes cannot be computed")
     message = f"{purpose}\x00{value}".encode()
-    return hmac.new(settings.BLIND_INDEX_KEY.encode(), message, hashlib.sha256).hexdigest()
+    # hmac.digest: the one-shot form, in C; the same value as hmac.new(...).hexdigest().
+    return hmac.digest(settings.BLIND_INDEX_KEY.encode(), message, "sha256").hex()
 
 
 class EncryptedTextField(models.TextField):
