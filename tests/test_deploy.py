@@ -1,6 +1,7 @@
 """The sample deployment in deploy/: what README tells an operator to copy must work as written."""
 
 import configparser
+import os
 import runpy
 import subprocess
 from pathlib import Path
@@ -39,10 +40,13 @@ def test_supervisor_runs_web_workers_and_one_beat_in_its_own_file():
 
 
 def test_the_gunicorn_configuration_loads_and_keeps_no_access_log(monkeypatch):
-    monkeypatch.setenv("GUNICORN_WORKERS", "3")
+    monkeypatch.delenv("GUNICORN_WORKERS", raising=False)
     config = runpy.run_path(str(DEPLOY / "gunicorn.conf.py"))
-    assert config["workers"] == 3 and config["worker_class"] == "gthread"
+    # Sync workers, two a core: a process takes a connection only when it is free.
+    assert config["worker_class"] == "sync" and config["workers"] == 2 * os.cpu_count()
     assert config["accesslog"] is None
+    monkeypatch.setenv("GUNICORN_WORKERS", "3")
+    assert runpy.run_path(str(DEPLOY / "gunicorn.conf.py"))["workers"] == 3
 
 
 def test_with_env_runs_the_command_with_the_environment_file(tmp_path):
