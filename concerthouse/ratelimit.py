@@ -5,8 +5,8 @@ counts on its own. Keys are keyed hashes (the blind-index key): no address or IP
 in clear, and a plain hash of an IPv4 address could be reversed by trying them all.
 
 The counts of a check are one cache round trip on Redis (an INCR and an EXPIRE for each, sent
-together): they are on the path of every public form's POST. The window's number is part of the key, so a key never needs resetting;
-its expiry only clears it away.
+together): they are on the path of every public form's POST. The window's number is part of the
+key, so a key never needs resetting; its expiry only clears it away.
 """
 
 import ipaddress
