@@ -14,9 +14,9 @@ once to find them: its lists, its hidden fields, an empty honeypot).
 The figures: the signup's throughput as a share of the minimal view's, the signup's 99th percentile
 latency, and its errors (responses other than 2xx/3xx, and socket errors). Afterwards the benchmark
 checks that every signup answered was stored as received with a run queued to record it; then a
-Celery worker (WORKER_PROCESSES processes) is started on that queue, and the benchmark times it until every
-signup is recorded (the person, the pending consent, the signup) and its confirmation email sent
-(to Django's dummy backend); then it deletes them.
+Celery worker (WORKER_PROCESSES processes) is started on that queue, and the benchmark times it
+until every signup is recorded (the person, the pending consent, the signup) and its confirmation
+email sent (to Django's dummy backend); then it deletes them.
 
 gunicorn runs as deploy/gunicorn.conf.py runs production: sync workers, two a core (on this
 machine four), so that while one request waits on PostgreSQL or Redis (a commit's WAL flush, a rate
@@ -446,8 +446,8 @@ def signup_throughput() -> Figures:
             Result(
                 label=(
                     f"signups recorded (person, pending consent, signup) and confirmation emails "
-                    f"sent by a Celery worker of {WORKER_PROCESSES} processes, after the run: {received:,} "
-                    f"in {record_seconds:,.1f} s"
+                    f"sent by a Celery worker of {WORKER_PROCESSES} processes, after the run: "
+                    f"{received:,} in {record_seconds:,.1f} s"
                 ),
                 value=received / record_seconds,
                 unit="signups/s",

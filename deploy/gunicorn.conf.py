@@ -10,9 +10,9 @@ bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 # closes the connection, so the busy processes never hold requests that an idle one could serve.
 # A gthread process accepts every connection it can, free thread or not (gunicorn issue 3433),
 # and keeps it for its keep-alive: in the load benchmark, one process of two at times held all 16
-# of wrk's connections while the other idled, and the rate fell by a third. Measured here with
-# sync workers, 4 processes on 2 cores: 10% more requests a second than 2 processes of 2 threads,
-# and the slowest percentile halved (22 ms against 39 ms).
+# of wrk's connections while the other idled, and the signups a second fell by 40%. Measured
+# here with sync workers, 4 processes on 2 cores: 10% more requests a second than 2 processes of
+# 2 threads, and the slowest percentile halved (22 ms against 39 ms).
 # Two processes a core, since about a third of a request's time is spent waiting on PostgreSQL or
 # Redis. A sync worker is held for as long as its client takes to send the request and read the
 # answer, so it needs a proxy in front that buffers both (nginx does by default; README,
