@@ -13,8 +13,8 @@ bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 # of wrk's connections while the other idled, and the signups a second fell by 40%. Measured
 # here with sync workers, 4 processes on 2 cores: 10% more requests a second than 2 processes of
 # 2 threads, and the slowest percentile halved (22 ms against 39 ms).
-# Two processes a core, since about a third of a request's time is spent waiting on PostgreSQL or
-# Redis. A sync worker is held for as long as its client takes to send the request and read the
+# Two processes a core, so that while one waits on PostgreSQL or Redis the core runs the other.
+# A sync worker is held for as long as its client takes to send the request and read the
 # answer, so it needs a proxy in front that buffers both (nginx does by default; README,
 # Production): then a slow visitor holds the proxy, not a process. The processes of every web
 # machine together must stay below PostgreSQL's max_connections: each keeps a connection
