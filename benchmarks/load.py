@@ -25,6 +25,7 @@ limit's count) another runs; see the README for other machines.
 
 import json
 import os
+import runpy
 import secrets
 import socket
 import string
@@ -52,9 +53,12 @@ from . import BenchmarkError, Result, benchmark
 from .admin import _register
 from .retention import Figures
 
-# BENCH_LOAD_* override these to try another number of web processes or a shorter run.
-# gunicorn's processes: deploy/gunicorn.conf.py's default, two a core.
-SERVER_PROCESSES = int(os.environ.get("BENCH_LOAD_WORKERS", 2 * os.cpu_count()))
+GUNICORN_CONF = settings.BASE_DIR / "deploy" / "gunicorn.conf.py"
+# BENCH_LOAD_* override these to try another number of web processes or a shorter run. gunicorn's
+# processes are otherwise the number production's configuration gives on this machine.
+SERVER_PROCESSES = int(
+    os.environ.get("BENCH_LOAD_WORKERS") or runpy.run_path(str(GUNICORN_CONF))["workers"]
+)
 WORKER_PROCESSES = 2  # the Celery worker's, as README's production runs it
 CONNECTIONS = 16
 WRK_THREADS = 2
@@ -124,7 +128,7 @@ def _server(environment: dict[str, str]):
             str(bin_dir / "gunicorn"),
             "concerthouse.wsgi",
             # The configuration production runs with (README, Production), on a loopback port.
-            f"--config={settings.BASE_DIR / 'deploy' / 'gunicorn.conf.py'}",
+            f"--config={GUNICORN_CONF}",
             "--log-level=warning",
         ],
         env={
