@@ -161,9 +161,9 @@ def signup_receive(
     notice_ids: list[int],
     first_name: str = "",
     last_name: str = "",
-) -> int:
+) -> None:
     """What the public signup form does with a valid submission: store it as sent, in one INSERT,
-    and have it recorded (`newsletter_signup`) within seconds by a task. Returns the intake's id.
+    and have it recorded (`newsletter_signup`) within seconds by a task.
 
     `notice_ids` are the notice versions whose boxes were ticked, as the form checked them; the
     recording checks them again, against the lists still offered then. The page's answer never
@@ -173,7 +173,7 @@ def signup_receive(
     """
     if not notice_ids:
         raise ValidationError({"notices": [_("Choose at least one newsletter.")]})
-    intake_id = insert_row(
+    insert_row(
         SignupIntake,
         email=validators.normalise_email(email),
         language=language,
@@ -186,7 +186,6 @@ def signup_receive(
     enqueue_coalesced_on_commit(
         process_signup_intakes_task, seconds=settings.NEWSLETTER_INTAKE_DELAY_SECONDS
     )
-    return intake_id
 
 
 def signup_intakes_process(*, batch_size: int | None = None) -> int:
