@@ -519,6 +519,28 @@ def test_invalid_and_trapped_submissions_count_against_the_client(forms, limits,
     assert stored() == before
 
 
+@pytest.mark.parametrize("page", WITH_NAMES)
+def test_a_submission_sent_back_with_errors_does_not_use_up_its_address_s_limit(
+    forms, limits, page
+):
+    """The address is counted as it was sent, before the form is checked, and taken back when the
+    form turns out invalid: a person who corrects a mistake is not held back for it."""
+    limits(per_address=1)
+    form = forms[page]
+    client = Client(REMOTE_ADDR="198.51.100.9")
+    name = form.names[0]
+    for _ in range(2):
+        invalid = post(client, form.path, form.data(**{name: "Märta 2"}))
+        assert invalid.status_code == 200 and name in invalid.context["form"].errors
+    before = stored()
+    assert answer(post(client, form.path, form.data())) == form.success
+    assert stored() != before
+    # The one submission a day is now used: the next is held back.
+    after = stored()
+    post(Client(REMOTE_ADDR="198.51.100.10"), form.path, form.data())
+    assert stored() == after
+
+
 def test_a_form_view_that_also_has_the_middleware_count_its_client_is_refused_at_once(rf, forms):
     """A PublicForm's view must leave the client's count to the form (limit_clients=False):
     counted twice, every client would get half its limit."""
@@ -760,6 +782,38 @@ def test_on_redis_the_client_and_the_address_are_counted_in_one_round_trip(redis
     assert len(sent) == 3  # one write, and its answers read together, for each pair
     ttls = sorted(client.ttl(key) for key in client.keys(f"{prefix}:*"))
     assert len(ttls) == 2 and 0 < ttls[0] <= 60 < ttls[1] <= 3600
+
+
+def test_on_redis_the_answers_are_read_when_asked_for_and_never_taken_for_another_s(redis_cache):
+    """A count is written at once and its answer read only when asked for, so that the form is
+    checked while Redis answers; a count made before the answers of an earlier one are read, or
+    one taken back, leaves every answer to its own count."""
+    client, prefix = redis_cache
+    first = ratelimit.Attempt("test:client", "198.51.100.4", limit=1, window_seconds=60)
+    other = ratelimit.Attempt("test:address", "märta@example.se", limit=1, window_seconds=60)
+    pending = ratelimit.Counting(first, other)
+    assert sorted(int(client.get(key)) for key in client.keys(f"{prefix}:*")) == [1, 1]
+    assert ratelimit.allowed(first) == (False,)  # written and read while `pending` is unread
+    pending.undo(other)  # reads `pending`'s answers first
+    assert pending.allowed() == (True, True)
+    assert all(0 < client.ttl(key) <= 60 for key in client.keys(f"{prefix}:*"))
+    assert ratelimit.allowed(other) == (True,)  # its count was taken back
+    assert ratelimit.allowed(first, other) == (False, False)
+
+
+def test_on_redis_a_signup_with_errors_does_not_use_up_its_address_s_limit(
+    redis_cache, forms, limits
+):
+    limits(per_address=1)
+    form = forms["signup"]
+    invalid = post(Client(), form.path, form.data(lists=[]))
+    assert invalid.status_code == 200 and "lists" in invalid.context["form"].errors
+    assert answer(post(Client(), form.path, form.data())) == form.success
+    assert Signup.objects.count() == 1
+    before = stored()
+    mail.outbox.clear()
+    assert answer(post(Client(), form.path, form.data())) == form.success
+    assert stored() == before and mail.outbox == []  # held back: nothing stored or sent
 
 
 def test_on_redis_counting_goes_on_when_redis_drops_the_connection(redis_cache):
