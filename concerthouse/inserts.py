@@ -6,7 +6,9 @@ from django.db import DEFAULT_DB_ALIAS, connections, models
 
 
 @cache
-def _statement(model: type[models.Model], vendor: str) -> tuple[str, list[models.Field], frozenset]:
+def _statement(
+    model: type[models.Model], vendor: str
+) -> tuple[str, list[models.Field], frozenset[str]]:
     """The INSERT of every concrete column but the primary key, made once per model and database
     kind (`vendor` is only part of the cache key: quoting differs between them); its fields, and
     their names."""

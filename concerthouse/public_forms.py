@@ -217,11 +217,10 @@ class PublicForm(forms.Form):
         address = self.limit_key() if verdict is Outcome.ACCEPTED else None
         counted = _address_attempt(scope, address) if address is not None else None
         client_allowed, *address_allowed = counting.allowed()
-        if sent_attempt is not None and counted != sent_attempt:
-            counting.undo(sent_attempt)
-            address_allowed = []
-        if counted is not None and counted != sent_attempt:
-            address_allowed = list(ratelimit.allowed(counted))
+        if counted != sent_attempt:
+            if sent_attempt is not None:
+                counting.undo(sent_attempt)
+            address_allowed = [] if counted is None else list(ratelimit.allowed(counted))
         if not client_allowed:
             raise ClientOverLimit
         if address_allowed == [False]:

@@ -192,8 +192,9 @@ class _Sent:
             try:
                 self._answers = self._read()
             except (redis.ConnectionError, redis.TimeoutError):
-                # As above; a count that reached Redis before the error is counted twice, which
-                # errs on the side of the limit.
+                # As above. Commands that reached Redis before the error are applied twice: a
+                # count counted twice errs on the side of the limit; one taken back twice (an
+                # undo) lets one more attempt through.
                 self._send()
                 self._answers = self._read()
         return self._answers
