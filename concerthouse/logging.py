@@ -6,13 +6,20 @@ text above all. PostgreSQL's messages quote the values they are about (`DETAIL: 
 request logger prints the exception of every 500 with its traceback.
 
 Redacted: email addresses, phone numbers in E.164, Swedish personnummer and Norwegian fødselsnummer
-shapes, Norwegian account numbers, and whatever a PostgreSQL DETAIL line quotes.
+shapes, Norwegian account numbers, the tokens of signed links, and whatever a PostgreSQL DETAIL line
+quotes.
 """
 
 import logging
 import re
 
 _PATTERNS = [
+    # The token of a signed link (concerthouse/signed_links.py, Django's signing: payload:time:
+    # signature), which Django's request logger prints with the path of every 4xx answer. It is
+    # the key to the person's page (their preferences, their data package) until it expires, and
+    # its payload, readable by anyone, is their public id. First, before a shorter pattern takes
+    # a piece of it.
+    (re.compile(r"\.?[\w-]+:[0-9A-Za-z]+:[\w-]{20,}(?![\w-])"), "[signed link]"),
     # PostgreSQL's DETAIL lines: whatever the key or the row holds, whatever its shape.
     (re.compile(r"(Key \(.*?\))=\(.*\)(?= already| is| conflicts)"), r"\1=(…)"),
     (re.compile(r"(Failing row contains )\(.*\)"), r"\1(…)"),

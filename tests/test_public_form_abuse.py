@@ -962,6 +962,49 @@ def test_refused_requests_are_logged_without_their_bodies(forms, console):
     assert "ase.odegard" not in output and "Åse" not in output
 
 
+def token_of(path: str) -> str:
+    return path.rstrip("/").rsplit("/", 1)[1].removesuffix(".gif")
+
+
+@pytest.mark.parametrize("page", TOKEN_PAGES)
+def test_a_signed_link_s_token_is_not_logged_with_a_refused_request(
+    token_page, limits, page, console
+):
+    """Django's request logger prints the path of every 4xx answer, and a signed link's path holds
+    the key to the person's page: a wrong method, a malformed body, a client over its limit."""
+    limits(per_client=2)
+    path, data = token_page(page)
+    token = token_of(path)
+    client = Client(REMOTE_ADDR="198.51.100.7")
+    assert client.generic("PUT", path).status_code == 405
+    assert post(client, path, urlencode(data, doseq=True).encode() + b"&x=%FF").status_code == 400
+    refusals = ["Method Not Allowed (PUT): ", "Bad Request: "]
+    if page != "unsubscribe":  # a valid link unsubscribes however often it is sent
+        assert 429 in [post(client, path, data).status_code for _ in range(4)]
+        refusals.append("Too Many Requests: ")
+    output, logged = console.getvalue(), path.replace(token, "[signed link]")
+    for refusal in refusals:
+        assert refusal + logged in output
+    assert token not in output and token.split(":")[0] not in output
+
+
+def test_the_token_of_a_page_that_only_shows_is_not_logged_with_a_wrong_method(console):
+    package = signed_links.make(uuid.uuid4().hex, salt=privacy_emails.PACKAGE)
+    booked = signed_links.make(str(uuid.uuid4()), salt=BOOKED)
+    paths = [
+        path_of(signed_links.url("privacy_requests:download", package, language="sv")),
+        path_of(signed_links.url("subscriptions:booked", booked, language="nb")),
+        path_of(links.open_pixel_url(12345)),
+    ]
+    for path in paths:
+        assert Client().post(path).status_code == 405
+    output = console.getvalue()
+    for path in paths:
+        token = token_of(path)
+        assert path.replace(token, "[signed link]") in output
+        assert token not in output and token.split(":")[0] not in output
+
+
 @pytest.mark.postgres
 def test_a_postgresql_integrity_error_is_logged_without_the_values_it_quotes(
     forms, monkeypatch, console
