@@ -1,24 +1,16 @@
 """Normalising and validating what people type: one canonical form per value, translated errors."""
 
-import unicodedata
-
 import phonenumbers
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.utils.translation import gettext_lazy as _
 from stdnum import iban
 from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.no import fodselsnummer, kontonr
 from stdnum.se import personnummer
 
+from concerthouse.email_address import normalise_email  # noqa: F401 (callers move to it)
+
 MASK = "••••••"
-
-
-def normalise_email(value: str) -> str:
-    """Trimmed, NFC, lower-case: the one form that is stored, compared and hashed."""
-    value = unicodedata.normalize("NFC", (value or "").strip()).lower()
-    validate_email(value)
-    return value
 
 
 def normalise_phone(value: str, *, country: str) -> str:

@@ -20,11 +20,11 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from concerthouse.email_address import normalise_email
 from concerthouse.encryption import blind_index
 from concerthouse.erasure import erase_people
 from concerthouse.personal_data_map import PERSON_MODEL, Right, declaration_for, exercise_right
 from concerthouse.queue import enqueue_on_commit
-from customers.validators import normalise_email
 
 from .models import ErasureJournalEntry
 
