@@ -34,15 +34,15 @@ from django.test.utils import CaptureQueriesContext, override_settings
 from django.utils import timezone
 
 from concerthouse.models import AuditEntry
-from concerthouse.personal_data_map import PERSON_MODEL, declarations
+from concerthouse.privacy.map import PERSON_MODEL, declarations
 from concerthouse.roles import ROLE_PURPOSES, Role
 from consent.defaults import PURPOSES
 from consent.models import Consent, ConsentEvent, NoticeVersion, Purpose
 from customers.models import Customer
 from newsletters.models import Campaign, Delivery, Suppression
 from newsletters.services import suppression_hash
-from privacy_requests.executors import package_path
 from privacy_requests.models import AccessPackage, PrivacyRequest, Processor
+from privacy_requests.packages import package_path
 from privacy_requests.services import privacy_request_execute
 
 from . import BenchmarkError, Result, benchmark, insert_select, truncate, vacuum_analyze

@@ -2,6 +2,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 
@@ -65,3 +66,35 @@ class AuditEntry(models.Model):
         if "fields" in self.detail:
             return list(self.detail["fields"])
         return [self.detail["field"]] if "field" in self.detail else []
+
+
+class ErasureJournalEntry(models.Model):
+    """An erasure, as keyed hashes only: enough to recognise the person if a restored backup
+    brings them back, nothing from which to read who they were.
+
+    The entries are also appended to a file outside the database (ERASURE_JOURNAL_PATH), because a
+    restore rolls this table back together with the rest.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    erased_at = models.DateTimeField(_("erased"))
+    # blind_index of the person's public id: the restored row itself, whatever its address.
+    person_hash = models.CharField(max_length=64, db_index=True)
+    # blind_index of the normalised address: the person's privacy requests, which outlive them.
+    email_hash = models.CharField(max_length=64, db_index=True)
+    written_at = models.DateTimeField(_("written to the journal file"), null=True, blank=True)
+
+    class Meta:
+        # Made by the retention app, which kept the journal before the privacy core did.
+        db_table = "retention_erasurejournalentry"
+        verbose_name = _("erasure journal entry")
+        verbose_name_plural = _("erasure journal")
+        ordering = ["erased_at"]
+        indexes = [
+            models.Index(
+                fields=["erased_at"], condition=Q(written_at__isnull=True), name="journal_unwritten"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.erased_at:%Y-%m-%d %H:%M}"

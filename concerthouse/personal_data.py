@@ -3,7 +3,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .models import AuditEntry
-from .personal_data_map import (
+from .privacy.map import (
     PERSON_MODEL,
     Category,
     Declaration,
@@ -54,3 +54,9 @@ for _label in ("axes.accessattempt", "axes.accesslog", "axes.accessfailurelog"):
         reason="Failed staff sign-ins, counted to lock an account out: employee data under the "
         "house's personnel policy, kept until the lock-out ends.",
     )
+
+exempt(
+    "concerthouse.erasurejournalentry",
+    reason="The record that an erasure happened, as keyed hashes from which no one can be read "
+    "back; kept so that restoring a backup can never bring an erased person back (Art. 17).",
+)

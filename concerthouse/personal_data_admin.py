@@ -2,7 +2,7 @@
 
 from django.core.exceptions import ImproperlyConfigured
 
-from .personal_data_map import field_visibility
+from .privacy.map import field_visibility
 
 DISPLAY_SUFFIX = "_display"
 

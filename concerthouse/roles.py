@@ -112,6 +112,8 @@ ROLE_PERMISSIONS: dict[Role, set[str]] = {
         "customers.view_health_data",
         "customers.restrict_processing",
         "concerthouse.view_auditentry",
+        # The retention engine's runs and forecast (the DPO dashboard's retention page).
+        "retention.view_run",
         "newsletters.view_suppression",
         "privacy_requests.handle_request",
         "privacy_requests.register_request",

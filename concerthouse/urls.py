@@ -2,17 +2,17 @@ from django.conf.urls.i18n import i18n_patterns
 from django.contrib import admin
 from django.urls import include, path
 
-from newsletters import views as newsletter_views
-
 from . import views
 
 urlpatterns = [
     path("health/", views.health, name="health"),
     path("admin/", admin.site.urls),
     # The DPO's dashboard (and the register of requests taken by phone): staff pages, not public.
+    # Its retention page belongs to the retention engine, beside the requests, not inside them.
+    path("dpo/retention/", include("retention.urls")),
     path("dpo/", include("privacy_requests.dashboard_urls")),
     # An image in an email has no language; outside the prefix it needs no redirect.
-    path("o/<str:token>.gif", newsletter_views.open_pixel, name="newsletter_open"),
+    path("", include("newsletters.pixel_urls")),
 ]
 
 # Public pages carry their language in the path (/sv/, /nb/, /en/), so a link in an email opens in

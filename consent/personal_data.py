@@ -1,18 +1,17 @@
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext_lazy as _
 
-from concerthouse.personal_data_map import (
+from concerthouse.privacy.map import (
     Category,
     Declaration,
     Erasure,
     LegalBasis,
     Retention,
-    Right,
-    on_right,
     register,
 )
+from concerthouse.privacy.person import Right, on_right, register_standing_consent
 
-from .models import Channel, Consent, ConsentEvent
+from .models import MARKETING_KINDS, Channel, Consent, ConsentEvent
 from .services import consents_withdraw_marketing
 
 
@@ -81,3 +80,18 @@ def _withdraw_marketing(*, person, actor, **details):
 
 
 on_right(Right.OBJECTION, _withdraw_marketing)
+
+
+def _confirmed_marketing_consent() -> Q:
+    """A confirmed consent to hear from us is the person's wish to stay (Harmonien: "samtykke til
+    videre lagring"): while one stands, no retention rule of the person's own deletes them. The
+    Art. 9 consent for seating needs is not one: it serves a season, and goes with it."""
+    confirmed = Consent.objects.filter(
+        customer=OuterRef("pk"),
+        state=Consent.State.CONFIRMED,
+        purpose__kind__in=MARKETING_KINDS,
+    )
+    return Q(Exists(confirmed))
+
+
+register_standing_consent(_confirmed_marketing_consent)

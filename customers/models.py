@@ -21,16 +21,20 @@ def house_language() -> str:
     return settings.LANGUAGE_CODE
 
 
+# Art. 18: a person whose processing is restricted; their data is only stored.
+RESTRICTED = Q(restricted_at__isnull=False)
+
+
 class CustomerQuerySet(models.QuerySet):
     """Where the rules about whom the house may process live, so that every caller obeys them."""
 
     def processable(self):
         """People whose data may be used at all: not restricted (Art. 18: storage only)."""
-        return self.filter(restricted_at__isnull=True)
+        return self.exclude(RESTRICTED)
 
     def restricted(self):
         """People whose data may only be stored (Art. 18): not used, and not purged by retention."""
-        return self.filter(restricted_at__isnull=False)
+        return self.filter(RESTRICTED)
 
     def marketable(self):
         """People who may receive direct marketing as far as their own record goes: not restricted

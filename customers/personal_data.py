@@ -1,37 +1,43 @@
 from dateutil.relativedelta import relativedelta
 from django.conf import settings
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from concerthouse.personal_data_map import (
+from concerthouse.privacy.map import (
     Category,
     Declaration,
     Erasure,
     LegalBasis,
     Retention,
-    Right,
     Rule,
-    on_right,
     register,
+)
+from concerthouse.privacy.person import (
+    PersonAdapter,
+    Right,
+    on_right,
+    register_person,
+    standing_consent,
 )
 
 from . import services
-from .models import Customer
+from .models import RESTRICTED, Customer
+
+register_person(
+    PersonAdapter(
+        with_email=lambda email: Customer.objects.with_email(email),
+        restricted=lambda: RESTRICTED,
+        restriction_grounds=lambda: Customer.RestrictionGround.choices,
+    )
+)
 
 
 def _without_consent() -> Q:
     """A confirmed consent to hear from us is the person's wish to stay (Harmonien: "samtykke til
-    videre lagring"): while one stands, the person is kept whatever the dates say. The Art. 9
-    consent for seating needs is not one: it serves a season, and goes with it."""
-    from consent.models import MARKETING_KINDS, Consent
-
-    confirmed = Consent.objects.filter(
-        customer=OuterRef("pk"),
-        state=Consent.State.CONFIRMED,
-        purpose__kind__in=MARKETING_KINDS,
-    )
-    return ~Q(Exists(confirmed))
+    videre lagring"): while one stands, the person is kept whatever the dates say. Which consents
+    those are, the consent app says (consent/personal_data.py)."""
+    return ~standing_consent()
 
 
 def _lead_expired(now) -> Q:
@@ -39,24 +45,6 @@ def _lead_expired(now) -> Q:
     is established or consent to further storage is given."""
     cutoff = now - relativedelta(years=settings.RETENTION_LEAD_YEARS)
     return Q(kind=Customer.Kind.LEAD, last_activity_at__lt=cutoff) & _without_consent()
-
-
-def _unconfirmed_signup_expired(now) -> Q:
-    """Someone known only from a newsletter signup they never confirmed: they gave no consent, so
-    nothing allows keeping them beyond the signup's own 30 days. A person who confirmed once (and
-    perhaps unsubscribed since) is a lead like any other; signing up again counts as contact
-    (newsletter_signup moves `last_activity_at`), so it starts the 30 days again."""
-    from consent.models import ConsentEvent
-
-    cutoff = now - relativedelta(days=settings.RETENTION_UNCONFIRMED_SIGNUP_DAYS)
-    events = ConsentEvent.objects.filter(customer=OuterRef("pk"))
-    return Q(
-        ~Q(Exists(events.filter(action=ConsentEvent.Action.CONFIRMED))),
-        ~Q(Exists(events.filter(at__gte=cutoff))),
-        kind=Customer.Kind.LEAD,
-        source=Customer.Source.WEB_SIGNUP,
-        last_activity_at__lt=cutoff,
-    )
 
 
 def relationship_ended_long_enough(now, prefix: str = "") -> Q:
@@ -126,11 +114,8 @@ register(
                     label=_("Leads with no customer relationship or consent"),
                     expired=_lead_expired,
                 ),
-                Rule(
-                    code="customers.unconfirmed",
-                    label=_("People who signed up on the website and never confirmed"),
-                    expired=_unconfirmed_signup_expired,
-                ),
+                # customers.unconfirmed, for people only an unconfirmed newsletter signup brought
+                # in, is added by newsletters/personal_data.py, which knows about signups.
                 Rule(
                     code="customers.ended",
                     label=_("Customers whose relationship ended"),

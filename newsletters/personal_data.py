@@ -1,19 +1,22 @@
 from dateutil.relativedelta import relativedelta
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext_lazy as _
 
-from concerthouse.personal_data_map import (
+from concerthouse.privacy.map import (
+    Addressed,
     Category,
     Declaration,
     Erasure,
     LegalBasis,
     Retention,
-    Right,
     Rule,
-    on_right,
+    add_rules,
     register,
 )
+from concerthouse.privacy.person import Right, on_right
+from consent.models import ConsentEvent
+from customers.models import Customer
 
 from .models import AudienceExportMember, Delivery, Signup, SignupIntake, Suppression
 
@@ -26,6 +29,34 @@ def _unconfirmed_signup_expired(now) -> Q:
     # From the last time a link was asked for: signing up again starts the period again.
     cutoff = now - relativedelta(days=settings.RETENTION_UNCONFIRMED_SIGNUP_DAYS)
     return Q(confirmed_at__isnull=True, confirmation_requested_at__lt=cutoff)
+
+
+def _person_of_unconfirmed_signup_expired(now) -> Q:
+    """Someone known only from a newsletter signup they never confirmed: they gave no consent, so
+    nothing allows keeping them beyond the signup's own 30 days. A person who confirmed once (and
+    perhaps unsubscribed since) is a lead like any other; signing up again counts as contact
+    (newsletter_signup moves `last_activity_at`), so it starts the 30 days again."""
+    cutoff = now - relativedelta(days=settings.RETENTION_UNCONFIRMED_SIGNUP_DAYS)
+    events = ConsentEvent.objects.filter(customer=OuterRef("pk"))
+    return Q(
+        ~Q(Exists(events.filter(action=ConsentEvent.Action.CONFIRMED))),
+        ~Q(Exists(events.filter(at__gte=cutoff))),
+        kind=Customer.Kind.LEAD,
+        source=Customer.Source.WEB_SIGNUP,
+        last_activity_at__lt=cutoff,
+    )
+
+
+# A rule on the people themselves, declared here where signups are known: such a person is erased
+# whole, as every rule on the person model does.
+add_rules(
+    Customer,
+    Rule(
+        code="customers.unconfirmed",
+        label=_("People who signed up on the website and never confirmed"),
+        expired=_person_of_unconfirmed_signup_expired,
+    ),
+)
 
 
 def _delivery_log_expired(now) -> Q:
@@ -109,6 +140,8 @@ register(
             ),
         ),
         provided_by_person=frozenset({"email", "first_name", "last_name", "language"}),
+        # Restored from a backup with an erased address, it would sign the person up again.
+        addressed=Addressed(address="email", made_at="received_at"),
     )
 )
 

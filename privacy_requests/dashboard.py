@@ -3,7 +3,6 @@
 from collections import Counter
 from datetime import date
 
-from django.apps import apps
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import permission_required
@@ -15,11 +14,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from concerthouse.personal_data_map import PERSON_MODEL, declaration_for, retention_rules
+from concerthouse.privacy.erasure import holds_for_display
+from concerthouse.privacy.map import declaration_for
+from concerthouse.privacy.person import restriction_grounds
 from concerthouse.staff_auth import staff_required
-from retention import engine as retention_engine
 
-from . import emails, executors, notice, services
+from . import emails, notice, services
 from .forms import ReasonForm, RegisterRequestForm, RestrictionForm
 from .models import PrivacyRequest, Processor, RecipientNotice
 
@@ -103,10 +103,6 @@ def _rectifiable_fields(privacy_request):
     ]
 
 
-def _restriction_grounds():
-    return apps.get_model(PERSON_MODEL).RestrictionGround.choices
-
-
 @staff_required
 @handles_requests
 def detail(request, public_id):
@@ -139,8 +135,8 @@ def detail(request, public_id):
             "notices": privacy_request.recipient_notices.select_related("processor", "done_by"),
             "handlers": handlers,
             "rectifiable": _rectifiable_fields(privacy_request),
-            "holds": executors.holds_for_display(privacy_request.erasure_holds),
-            "grounds": _restriction_grounds(),
+            "holds": holds_for_display(privacy_request.erasure_holds),
+            "grounds": restriction_grounds(),
             "package_url": emails.package_url(package, language=privacy_request.language)
             if package
             else None,
@@ -179,7 +175,7 @@ def act(request, public_id, action):
                     if name in request.POST and request.POST[name] != str(current)
                 }
             if privacy_request.kind == PrivacyRequest.Kind.RESTRICTION:
-                form = RestrictionForm(request.POST, grounds=_restriction_grounds())
+                form = RestrictionForm(request.POST, grounds=restriction_grounds())
                 ground = form.cleaned_data["ground"] if form.is_valid() else ""
             services.privacy_request_execute(
                 request=privacy_request, actor=user, changes=changes, ground=ground
@@ -253,33 +249,4 @@ def processors(request):
         request,
         "privacy_requests/dashboard/processors.html",
         {"processors": Processor.objects.all()},
-    )
-
-
-# How far ahead the retention forecast looks.
-FORECAST_DAYS = 30
-
-
-@staff_required
-@handles_requests
-def retention(request):
-    """The retention engine's last runs, rule by rule, and what each rule will purge next."""
-    labels = {rule.code: rule.label for _model, rule in retention_rules()}
-    runs = [
-        (run, [(labels.get(log.rule, log.rule), log) for log in run.rules.all()])
-        for run in retention_engine.last_runs(10)
-    ]
-    forecast = [
-        {
-            "label": line.rule.label,
-            "data": line.model._meta.verbose_name_plural,
-            "due": line.due,
-            "within": line.within,
-        }
-        for line in retention_engine.forecast(days=FORECAST_DAYS)
-    ]
-    return render(
-        request,
-        "privacy_requests/dashboard/retention.html",
-        {"runs": runs, "forecast": forecast, "days": FORECAST_DAYS},
     )

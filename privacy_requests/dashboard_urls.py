@@ -11,5 +11,4 @@ urlpatterns = [
     path("requests/<uuid:public_id>/<slug:action>/", dashboard.act, name="act"),
     path("record/", dashboard.record_of_processing, name="record"),
     path("processors/", dashboard.processors, name="processors"),
-    path("retention/", dashboard.retention, name="retention"),
 ]

@@ -11,8 +11,8 @@ from django.utils.translation import gettext as _
 
 from concerthouse import signed_links
 from concerthouse.authority import supervisory_authority
+from concerthouse.privacy.erasure import holds_for_display
 
-from . import executors
 from .models import AccessPackage, PrivacyRequest
 
 VERIFY = "privacy_requests.verify"
@@ -85,7 +85,7 @@ def notice(request: PrivacyRequest, which: str) -> EmailMessage:
                 "kind": kind,
                 "package_url": package_url(package, language=request.language) if package else None,
                 "package_days": settings.PRIVACY_PACKAGE_LINK_DAYS,
-                "holds": executors.holds_for_display(request.erasure_holds),
+                "holds": holds_for_display(request.erasure_holds),
             },
         )
 

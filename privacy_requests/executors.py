@@ -1,4 +1,5 @@
-"""What each right does to a person's data, driven by the personal-data map alone.
+"""What the access and portability requests produce (Art. 15, 20), and who holds a person's data
+(Art. 15(1)(c), 19), from the personal-data map and the processor register.
 
 Every function here works per declaration with set-based queries, so the number of queries grows
 with the number of declared models, never with the number of a person's rows.
@@ -8,12 +9,7 @@ import csv
 import html
 import io
 import json
-import zipfile
-from dataclasses import dataclass
-from datetime import date, timedelta
-from pathlib import Path
 
-from django.apps import apps
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.template.loader import render_to_string
@@ -21,58 +17,27 @@ from django.utils import timezone, translation
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext
 
-from concerthouse.audit import untranslated
 from concerthouse.authority import supervisory_authority
-from concerthouse.erasure import erase_people
 from concerthouse.models import AuditEntry
-from concerthouse.personal_data_map import (
+from concerthouse.privacy.export import (
+    categories_held,
+    disclosures_of,
+    export_person,
+    portable_data,
+)
+from concerthouse.privacy.map import (
     PERSON_MODEL,
     Category,
-    Erasure,
     LegalBasis,
-    Right,
+    choice_labels,
     declarations,
-    exercise_right,
-    export_person,
 )
-from retention import journal
 
 from .models import AccessPackage, Processor
-
-
-def person_model():
-    return apps.get_model(PERSON_MODEL)
-
-
-def find_person(email: str):
-    """The person in the register with this address, or None."""
-    return person_model().objects.with_email(email).first()
-
-
-def _people(person):
-    return type(person)._default_manager.filter(pk=person.pk)
+from .packages import package_write
 
 
 # --- Who holds the person's data -----------------------------------------------------------------
-def categories_held(person) -> set[str]:
-    """The categories of data the register holds about the person: one EXISTS per declaration."""
-    people = _people(person)
-    held = set()
-    for declaration in declarations():
-        if declaration.rows_of(people).exists():
-            held.update(declaration.fields.values())
-    return held
-
-
-def disclosures_of(person) -> list[tuple[str, object]]:
-    people = _people(person)
-    found = []
-    for declaration in declarations():
-        if declaration.disclosures is not None:
-            found += list(declaration.disclosures(declaration.rows_of(people)))
-    return found
-
-
 def recipients_of(person, disclosures=None) -> list[Processor]:
     """Art. 15(1)(c) and 19: the register's processors and recipients that hold this person's data,
     by the categories they process, and those the person's data was disclosed to."""
@@ -104,10 +69,7 @@ def _when(moment, zone) -> str:
 
 
 def _escaped_labels(label: str, field: str) -> dict:
-    model = apps.get_model(label)
-    return {
-        value: html.escape(str(name)) for value, name in model._meta.get_field(field).flatchoices
-    }
+    return {value: html.escape(str(name)) for value, name in choice_labels(label, field).items()}
 
 
 def _consent_history(events: list[dict]) -> tuple[list[dict], str]:
@@ -182,58 +144,16 @@ def access_report(request, person, data: dict | None = None) -> str:
         )
 
 
-def _write_package(request, files: dict[str, str]) -> AccessPackage:
-    directory = packages_directory()
-    directory.mkdir(parents=True, exist_ok=True)
-    package = AccessPackage(
-        request=request,
-        expires_at=timezone.now() + timedelta(days=settings.PRIVACY_PACKAGE_DAYS),
-    )
-    package.file_name = f"{package.public_id}.zip"
-    # The fastest compression level: a large ledger compresses well at any level.
-    with zipfile.ZipFile(
-        directory / package.file_name, "w", zipfile.ZIP_DEFLATED, compresslevel=1
-    ) as archive:
-        for name, content in files.items():
-            archive.writestr(name, content)
-    package.save()
-    return package
-
-
-def packages_directory() -> Path:
-    return Path(settings.PRIVATE_MEDIA_ROOT) / "packages"
-
-
-def package_path(package: AccessPackage) -> Path:
-    return packages_directory() / package.file_name
-
-
 def build_access_package(request, person) -> AccessPackage:
     """data.json (every row the map finds, as stored) and report.html, zipped."""
     data = export_person(person) if person is not None else {}
-    return _write_package(
+    return package_write(
         request,
         {
             "data.json": json.dumps(data, cls=DjangoJSONEncoder, ensure_ascii=False),
             "report.html": access_report(request, person, data),
         },
     )
-
-
-# Art. 20 covers data processed on consent or on a contract, and only what the person provided.
-PORTABLE_BASES = {LegalBasis.CONSENT, LegalBasis.CONTRACT, LegalBasis.EXPLICIT_CONSENT}
-
-
-def portable_data(person) -> dict[str, list[dict]]:
-    people = _people(person)
-    result = {}
-    for declaration in declarations():
-        fields = sorted(declaration.provided_by_person)
-        if not fields or declaration.legal_basis not in PORTABLE_BASES:
-            continue
-        rows = declaration.rows_of(people).order_by("pk").values(*fields)
-        result[declaration.label] = [dict(row) for row in rows]
-    return result
 
 
 def build_portability_package(request, person) -> AccessPackage:
@@ -246,66 +166,4 @@ def build_portability_package(request, person) -> AccessPackage:
             writer.writeheader()
             writer.writerows(rows)
             files[f"{label}.csv"] = out.getvalue()
-    return _write_package(request, files)
-
-
-# --- Erasure (Art. 17) ---------------------------------------------------------------------------
-@dataclass(frozen=True)
-class HeldRows:
-    """Rows a statute obliges the house to keep: told to the person with the statute and date."""
-
-    label: str  # the model, e.g. "subscriptions.order"
-    statute: str
-    held_until: date
-    count: int
-
-
-def erase_person(person, *, actor=None, spare=None) -> list[HeldRows]:
-    """Delete or anonymise every mapped row of the person; keep rows under a legal hold and say
-    which. `spare` is a row the erasure must not touch (the request being executed, whose contact
-    details are still needed to send the answer).
-
-    The registered erasure hooks (the suppression list) run first, while the address is known; the
-    erasure is written to the journal, so that restoring a backup cannot bring the person back.
-    """
-    now = timezone.now()
-    held = _holds_of(person, today=timezone.localdate(now))
-    exercise_right(Right.ERASURE, person=person, actor=actor)
-    journal.record(person, now=now)
-    spare_rows = None if spare is None else type(spare)._base_manager.filter(pk=spare.pk)
-    erase_people(_people(person), now=now, spare=spare_rows)
-    return held
-
-
-def _holds_of(person, *, today: date) -> list[HeldRows]:
-    """The person's rows a statute still covers today, by model, with the last day of the hold."""
-    people = _people(person)
-    held = []
-    for declaration in declarations():
-        if declaration.erasure != Erasure.HOLD:
-            continue
-        hold = declaration.legal_hold
-        keep = [row for row in declaration.rows_of(people) if hold.held_until(row) >= today]
-        if keep:
-            held.append(
-                HeldRows(
-                    label=declaration.label,
-                    # In the source language: translated when told, in the person's language.
-                    statute=untranslated(hold.statute),
-                    held_until=max(hold.held_until(row) for row in keep),
-                    count=len(keep),
-                )
-            )
-    return held
-
-
-def holds_for_display(holds: list[dict]) -> list[dict]:
-    """An erasure's recorded holds, named in the active language."""
-    return [
-        {
-            "what": apps.get_model(hold["model"])._meta.verbose_name_plural,
-            "statute": gettext(hold["statute"]),
-            "until": hold["until"],
-        }
-        for hold in holds
-    ]
+    return package_write(request, files)

@@ -100,8 +100,10 @@ class PrivacyRequest(models.Model):
         blank=True,
         help_text=_("For requests received by phone or at the counter."),
     )
+    # The person, through the privacy core's setting (as AUTH_USER_MODEL names the user): this app
+    # reaches the people only through the core.
     customer = models.ForeignKey(
-        "customers.Customer",
+        settings.PRIVACY_PERSON_MODEL,
         on_delete=models.SET_NULL,
         null=True,
         blank=True,

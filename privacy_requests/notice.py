@@ -5,7 +5,7 @@ from what the code does."""
 from django.conf import settings
 
 from concerthouse.authority import supervisory_authority
-from concerthouse.personal_data_map import Category, LegalBasis, declarations
+from concerthouse.privacy.map import Category, LegalBasis, declarations
 
 from .models import Processor
 

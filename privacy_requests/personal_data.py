@@ -4,7 +4,8 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext_lazy as _
 
-from concerthouse.personal_data_map import (
+from concerthouse.privacy.map import (
+    Addressed,
     Category,
     Declaration,
     Erasure,
@@ -16,6 +17,7 @@ from concerthouse.personal_data_map import (
 )
 
 from .models import AccessPackage, PrivacyRequest
+from .packages import package_files_remove, package_path
 
 
 def _requests_of(people) -> Q:
@@ -59,10 +61,7 @@ def _answered_expired(now) -> Q:
 def _delete_package_files(packages) -> None:
     """The files go once their rows' deletion has committed: a batch that rolls back must not leave
     rows whose files are gone. A file that cannot be removed now, or whose removal is lost with
-    its worker, is removed by the sweep (services.package_files_remove_orphans)."""
-    from .executors import package_path
-    from .services import package_files_remove
-
+    its worker, is removed by the sweep (packages.package_files_remove_orphans)."""
     paths = [package_path(package) for package in packages.only("file_name")]
     transaction.on_commit(lambda: package_files_remove(paths))
 
@@ -95,6 +94,11 @@ register(
             "correct_data": "",
             "identity_check": "",
         },
+        # An erasure request keeps the address until its answer has gone (and then forgets it,
+        # services.privacy_request_redact_if_answered); after a restore, requests made before the
+        # erasure are found by the address's hash and anonymised again.
+        erasure_spares=Q(kind=PrivacyRequest.Kind.ERASURE, closing_notice_sent_at__isnull=True),
+        addressed=Addressed(address="email", made_at="created_at"),
         retention=Retention(
             _(
                 "A request that was never confirmed from its email is deleted after 30 days; an "

@@ -4,7 +4,6 @@ Every action writes the request's timeline and the audit log. Actions of staff c
 permission here, so that the dashboard, the admin and any script obey the same rules.
 """
 
-import logging
 from datetime import timedelta
 
 from django.conf import settings
@@ -14,13 +13,13 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from concerthouse.audit import audit_record
-from concerthouse.personal_data_map import Right, declaration_for, exercise_right
+from concerthouse.privacy.erasure import erase_person
+from concerthouse.privacy.map import declaration_for
+from concerthouse.privacy.person import Right, exercise_right, find_person, person_model
 from concerthouse.queue import enqueue_on_commit
 
 from . import deadlines, emails, executors
-from .models import AccessPackage, PrivacyRequest, RecipientNotice, RequestEvent
-
-logger = logging.getLogger(__name__)
+from .models import PrivacyRequest, RecipientNotice, RequestEvent
 
 HANDLE = "privacy_requests.handle_request"
 REGISTER = "privacy_requests.register_request"
@@ -48,7 +47,7 @@ def _open(request: PrivacyRequest, *, now) -> None:
     request.state = PrivacyRequest.State.OPEN
     request.received_at = now
     request.due_on = deadlines.due_date(timezone.localdate(now))
-    request.customer = executors.find_person(request.email)
+    request.customer = find_person(request.email)
 
 
 def _normalise_email(email: str) -> str:
@@ -273,7 +272,7 @@ def privacy_request_execute(
     person = None
     if request.customer_id is not None:
         # Locked: no other change to the person runs while their request is carried out.
-        person = executors.person_model().objects.select_for_update().get(pk=request.customer_id)
+        person = person_model()._default_manager.select_for_update().get(pk=request.customer_id)
     kind = PrivacyRequest.Kind
     if request.kind == kind.ACCESS:
         executors.build_access_package(request, person)
@@ -300,7 +299,9 @@ def privacy_request_execute(
         _notify_recipients(request, recipients)
     elif request.kind == kind.ERASURE:
         recipients = executors.recipients_of(person)
-        held = executors.erase_person(person, actor=actor, spare=request)
+        # The request itself keeps the address until its answer has gone (the map's
+        # `erasure_spares`), and then forgets it (privacy_request_redact_if_answered).
+        held = erase_person(person, actor=actor)
         request.customer = None  # the person is gone (the database set the link to NULL)
         request.erasure_holds = [
             {"model": h.label, "statute": h.statute, "until": h.held_until.isoformat()}
@@ -412,41 +413,3 @@ def privacy_requests_owed() -> dict[str, list]:
         "answers": [(pk, which[state]) for pk, state in answers],
         "recipient_notices": list(notices),
     }
-
-
-def package_files_remove(paths) -> int:
-    """Remove these package files, each on its own: one that cannot be removed (its name only in
-    a count, never in the log) does not keep the others on disk. Returns how many went."""
-    removed = failed = 0
-    for path in paths:
-        try:
-            path.unlink(missing_ok=True)
-        except OSError:
-            failed += 1
-        else:
-            removed += 1
-    if failed:
-        logger.error(
-            "%d access package file(s) could not be removed; the sweep tries again", failed
-        )
-    return removed
-
-
-# A package's file is written before its row commits: a younger file without a row may be one.
-ORPHAN_GRACE = timedelta(hours=1)
-
-
-def package_files_remove_orphans() -> int:
-    """Package files that no row knows any more, removed: their rows were deleted, and removing
-    the file failed or was lost with its worker. Each is a full copy of someone's data."""
-    directory = executors.packages_directory()
-    if not directory.is_dir():
-        return 0
-    cutoff = (timezone.now() - ORPHAN_GRACE).timestamp()
-    old = {
-        path.name: path
-        for path in directory.iterdir()
-        if path.is_file() and path.stat().st_mtime < cutoff
-    }
-    known = set(AccessPackage.objects.filter(file_name__in=old).values_list("file_name", flat=True))
-    return package_files_remove(path for name, path in old.items() if name not in known)

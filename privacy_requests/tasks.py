@@ -4,7 +4,7 @@ from celery import shared_task
 from django.db import transaction
 from django.utils import timezone
 
-from . import emails, services
+from . import emails, packages, services
 from .models import PrivacyRequest, RecipientNotice
 
 
@@ -70,5 +70,5 @@ def sweep_task() -> dict[str, int]:
     for notice_id in owed["recipient_notices"]:
         send_recipient_notice_task.delay(notice_id)
     return {name: len(ids) for name, ids in owed.items()} | {
-        "orphan_package_files": services.package_files_remove_orphans()
+        "orphan_package_files": packages.package_files_remove_orphans()
     }

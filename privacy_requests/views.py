@@ -12,7 +12,7 @@ from concerthouse import public_forms, signed_links
 from concerthouse.public_forms import Outcome, public_form
 from concerthouse.ratelimit import DAY
 
-from . import emails, executors, notice, services
+from . import emails, notice, packages, services
 from .forms import PrivacyRequestForm
 from .models import AccessPackage, PrivacyRequest
 
@@ -82,7 +82,7 @@ def download(request, token):
         package = AccessPackage.objects.get(public_id=public_id, expires_at__gt=timezone.now())
     except (signed_links.InvalidLink, AccessPackage.DoesNotExist, ValueError):
         return render(request, "privacy_requests/link_invalid.html", status=400)
-    path = executors.package_path(package)
+    path = packages.package_path(package)
     if not path.exists():
         raise Http404
     AccessPackage.objects.filter(pk=package.pk, downloaded_at__isnull=True).update(

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from celery.exceptions import SoftTimeLimitExceeded
-from django.apps import apps
 from django.conf import settings
 from django.db import IntegrityError, connection, connections, models, transaction
 from django.db.models import F, Q, QuerySet
@@ -30,8 +29,8 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import Mod
 from django.utils import timezone
 
-from concerthouse.erasure import delete_rows, erase_people
-from concerthouse.personal_data_map import (
+from concerthouse.privacy.erasure import delete_rows, erase_people
+from concerthouse.privacy.map import (
     PERSON_MODEL,
     Erasure,
     Rule,
@@ -39,6 +38,7 @@ from concerthouse.personal_data_map import (
     declarations,
     retention_rules,
 )
+from concerthouse.privacy.person import people, person_model, restricted
 
 from .models import Checkpoint, RuleRun, Run
 
@@ -59,20 +59,19 @@ def candidates(model: type[models.Model], rule: Rule, as_of: datetime) -> QueryS
 def _purgeable(model: type[models.Model], expired: Q, as_of: datetime) -> QuerySet:
     """The rows of `model` matching `expired` that no held person keeps (see candidates)."""
     rows = model._base_manager.filter(expired)
-    people = apps.get_model(PERSON_MODEL)._default_manager
     kept = [d.retention.keeps_person(as_of) for d in declarations() if d.retention.keeps_person]
     kept = functools.reduce(operator.or_, kept) if kept else None
-    if model is people.model:
+    if model is person_model():
         # A person's own row says whether they are restricted: a filter on the row, where the
         # map's "rows of the restricted" would be a subquery reading the whole register again
         # for every batch (restricted people are a handful, and have no index of their own).
-        rows = rows & people.processable()
+        rows = rows.exclude(restricted())
         return rows if kept is None else rows.exclude(kept)
     declaration = declaration_for(model)
     if declaration is not None:
-        rows = rows.exclude(declaration.owned_by(people.restricted()))
+        rows = rows.exclude(declaration.owned_by(people().filter(restricted())))
         if kept is not None:
-            rows = rows.exclude(declaration.owned_by(people.filter(kept)))
+            rows = rows.exclude(declaration.owned_by(people().filter(kept)))
     return rows
 
 
@@ -136,7 +135,7 @@ def _taken_by(rules: list, model: type[models.Model], as_of: datetime) -> Q:
     own = expired_under(model)
     if own is not None:
         taken |= Q(pk__in=_purgeable(model, own, as_of).values("pk"))
-    Person = apps.get_model(PERSON_MODEL)
+    Person = person_model()
     erased = expired_under(Person) if model is not Person else None
     # Erasure deletes these rows, or those of them whose hold has ended: the ones their rule wants.
     if erased is not None and declaration and declaration.erasure in (Erasure.DELETE, Erasure.HOLD):

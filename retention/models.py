@@ -1,5 +1,5 @@
-"""The retention engine's own records: its runs, one log row per rule and run, and the erasure
-journal. None of them holds a name, an address or any other value from the purged rows."""
+"""The retention engine's own records: its runs, one log row per rule and run, and where each lane
+got to. None of them holds a name, an address or any other value from the purged rows."""
 
 import uuid
 
@@ -113,33 +113,3 @@ class Checkpoint(models.Model):
 
     def __str__(self):
         return f"{self.rule_run.rule} lane {self.lane}: {self.last_pk}"
-
-
-class ErasureJournalEntry(models.Model):
-    """An erasure, as keyed hashes only: enough to recognise the person if a restored backup
-    brings them back, nothing from which to read who they were.
-
-    The entries are also appended to a file outside the database (ERASURE_JOURNAL_PATH), because a
-    restore rolls this table back together with the rest.
-    """
-
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    erased_at = models.DateTimeField(_("erased"))
-    # blind_index of the person's public id: the restored row itself, whatever its address.
-    person_hash = models.CharField(max_length=64, db_index=True)
-    # blind_index of the normalised address: the person's privacy requests, which outlive them.
-    email_hash = models.CharField(max_length=64, db_index=True)
-    written_at = models.DateTimeField(_("written to the journal file"), null=True, blank=True)
-
-    class Meta:
-        verbose_name = _("erasure journal entry")
-        verbose_name_plural = _("erasure journal")
-        ordering = ["erased_at"]
-        indexes = [
-            models.Index(
-                fields=["erased_at"], condition=Q(written_at__isnull=True), name="journal_unwritten"
-            )
-        ]
-
-    def __str__(self):
-        return f"{self.erased_at:%Y-%m-%d %H:%M}"

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from . import engine, journal
+from . import engine
 from .models import Run
 
 
@@ -20,9 +20,3 @@ def resume_task() -> int | None:
     """Beat, often: a run whose worker died is resumed once its lease has run out."""
     run = engine.purge(trigger=Run.Trigger.SCHEDULE, resume_only=True)
     return run.pk if run else None
-
-
-@shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=30, max_retries=5)
-def write_journal_task() -> int:
-    """After each erasure, and from beat in case that task was lost."""
-    return journal.write_pending()

@@ -12,7 +12,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from concerthouse.authority import supervisory_authority
-from concerthouse.personal_data_map import declaration_for
+from concerthouse.privacy.map import declaration_for
 from concerthouse.signed_links import absolute
 from customers.models import Customer
 from newsletters.emails import sender

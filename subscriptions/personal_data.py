@@ -5,7 +5,7 @@ from django.utils import timezone
 from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 
-from concerthouse.personal_data_map import (
+from concerthouse.privacy.map import (
     Category,
     Declaration,
     Erasure,

@@ -7,9 +7,9 @@ from django.db import models
 from django.test import RequestFactory
 from django.test.utils import isolate_apps
 
-from concerthouse import personal_data_map
 from concerthouse.personal_data_admin import PersonalDataAdminMixin
-from concerthouse.personal_data_map import Category
+from concerthouse.privacy import map as personal_data_map
+from concerthouse.privacy.map import Category
 
 
 @pytest.fixture

@@ -2,11 +2,11 @@ import pytest
 from django.db import models
 from django.test.utils import isolate_apps
 
-from concerthouse import personal_data_map
-from concerthouse.personal_data_map import (
+from concerthouse.privacy import map as personal_data_map
+from concerthouse.privacy.export import export_person
+from concerthouse.privacy.map import (
     Category,
     declaration_for,
-    export_person,
     field_visibility,
     undeclared_personal_models,
 )

@@ -30,6 +30,10 @@ HOUSE_FINANCIAL_YEAR_START_MONTH = env.int("HOUSE_FINANCIAL_YEAR_START_MONTH", d
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 
+# The model that stands for a person in the privacy core (concerthouse/privacy), as AUTH_USER_MODEL
+# names the user.
+PRIVACY_PERSON_MODEL = "customers.Customer"
+
 # The project's own apps (their app labels): what concerthouse.foreign_keys looks after.
 PROJECT_APPS = [
     "customers",
@@ -251,7 +255,7 @@ RETENTION_PARALLELISM = env.int("RETENTION_PARALLELISM", default=2)
 # A run that has not shown a sign of life (one per batch) for this long is resumed by another.
 RETENTION_LEASE_SECONDS = env.int("RETENTION_LEASE_SECONDS", default=10 * 60)
 RETENTION_RESUME_SECONDS = env.float("RETENTION_RESUME_SECONDS", default=10 * 60.0)
-# The erasure journal's file: keep it on storage that is backed up apart from the database, since
+# The erasure journal's file (concerthouse/privacy/journal.py): keep it on storage that is backed up apart from the database, since
 # restoring the database must not roll it back (README, Backups and restores).
 ERASURE_JOURNAL_PATH = env.path(
     "ERASURE_JOURNAL_PATH", default=BASE_DIR / "private" / "erasure-journal.jsonl"
@@ -304,9 +308,9 @@ CELERY_BEAT_SCHEDULE = {
         "task": "retention.tasks.resume_task",
         "schedule": RETENTION_RESUME_SECONDS,
     },
-    "retention-write-journal": {
+    "erasure-journal-write": {
         # Erasure journal entries a lost task never appended to the journal file.
-        "task": "retention.tasks.write_journal_task",
+        "task": "concerthouse.tasks.write_journal_task",
         "schedule": 5 * 60.0,
     },
     "subscriptions-pre-concert-mail": {

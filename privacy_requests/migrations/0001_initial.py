@@ -68,7 +68,7 @@ class Migration(migrations.Migration):
                 ('closing_notice_sent_at', models.DateTimeField(blank=True, null=True, verbose_name='answer sent')),
                 ('contact_redacted_at', models.DateTimeField(blank=True, null=True, verbose_name='contact details removed')),
                 ('assigned_to', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='assigned to')),
-                ('customer', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='privacy_requests', to='customers.customer', verbose_name='person in the register')),
+                ('customer', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='privacy_requests', to=settings.PRIVACY_PERSON_MODEL, verbose_name='person in the register')),
                 ('registered_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='registered by')),
             ],
             options={

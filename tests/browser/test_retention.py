@@ -4,7 +4,7 @@ import pytest
 from dateutil.relativedelta import relativedelta
 from django.utils import timezone
 
-from concerthouse.personal_data_map import retention_rules
+from concerthouse.privacy.map import retention_rules
 from customers.models import Customer
 from retention import engine
 from retention.models import Run

@@ -3,7 +3,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from concerthouse.personal_data_map import Erasure, declaration_for, export_person
+from concerthouse.privacy.export import export_person
+from concerthouse.privacy.map import Erasure, declaration_for
 from newsletters import campaigns, services
 from newsletters.audience import audience_export
 from newsletters.models import Campaign, CampaignText, Delivery, Signup, Suppression

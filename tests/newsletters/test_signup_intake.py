@@ -17,8 +17,9 @@ from django.db.models import Q
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from concerthouse.erasure import erase_people
-from concerthouse.personal_data_map import declaration_for, export_person
+from concerthouse.privacy.erasure import erase_people
+from concerthouse.privacy.export import export_person
+from concerthouse.privacy.map import declaration_for
 from consent.models import Consent, ConsentEvent, NoticeVersion, Purpose
 from customers.models import Customer
 from newsletters import services

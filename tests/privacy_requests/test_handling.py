@@ -19,7 +19,7 @@ from customers.models import Customer
 from customers.services import customer_set_identifiers
 from newsletters import services as newsletters
 from newsletters.audience import audience_export
-from privacy_requests import executors, services
+from privacy_requests import packages, services
 from privacy_requests.models import AccessPackage, PrivacyRequest, RecipientNotice
 from tests.factories import FODSELSNUMMER, CustomerFactory, subscribe
 
@@ -51,7 +51,7 @@ def aase_full(finance, marketing, settings):
 
 def zip_of(request):
     package = AccessPackage.objects.get(request=request)
-    return zipfile.ZipFile(executors.package_path(package))
+    return zipfile.ZipFile(packages.package_path(package))
 
 
 # --- Deadlines, extension, rejection --------------------------------------------------------------
@@ -400,8 +400,8 @@ def requests_under_a_hold(monkeypatch):
     erasure's legal-hold path runs on a real model (accounting records arrive with issue 4)."""
     from dataclasses import replace
 
-    from concerthouse import personal_data_map
-    from concerthouse.personal_data_map import Erasure, LegalHold, declaration_for
+    from concerthouse.privacy import map as personal_data_map
+    from concerthouse.privacy.map import Erasure, LegalHold, declaration_for
 
     declaration = replace(
         declaration_for(PrivacyRequest),
@@ -445,7 +445,7 @@ def test_rows_under_a_legal_hold_are_kept_and_told_to_the_person(
 def test_a_hold_that_the_person_s_deletion_would_cascade_away_is_refused():
     from dataclasses import replace
 
-    from concerthouse.personal_data_map import Erasure, LegalHold, declaration_for, register
+    from concerthouse.privacy.map import Erasure, LegalHold, declaration_for, register
 
     with pytest.raises(ValueError, match="SET_NULL"):
         register(

@@ -8,7 +8,7 @@ from django.core import mail
 from django.test import Client, TestCase
 from django.utils import timezone
 
-from privacy_requests import executors, services
+from privacy_requests import packages, services
 from privacy_requests.models import AccessPackage, PrivacyRequest, RecipientNotice
 from privacy_requests.tasks import send_verification_task, sweep_task
 from retention.models import Run
@@ -89,8 +89,8 @@ def test_packages_are_deleted_after_their_time(open_request, dpo):
     AccessPackage.objects.filter(pk=old.pk).update(expires_at=timezone.now() - timedelta(1))
     with TestCase.captureOnCommitCallbacks(execute=True):  # the files go once the rows have
         purge_task()
-    assert not executors.package_path(old).exists()
-    assert executors.package_path(new).exists()
+    assert not packages.package_path(old).exists()
+    assert packages.package_path(new).exists()
     assert list(AccessPackage.objects.all()) == [new]
     purge_task()
     assert list(AccessPackage.objects.all()) == [new]
@@ -105,7 +105,7 @@ def three_expired_packages(open_request, dpo) -> list:
     for n in range(3):
         execute(open_request("access", f"ase{n}@example.no"), dpo)
     AccessPackage.objects.update(expires_at=timezone.now() - timedelta(days=1))
-    return [executors.package_path(package) for package in AccessPackage.objects.order_by("id")]
+    return [packages.package_path(package) for package in AccessPackage.objects.order_by("id")]
 
 
 @pytest.mark.django_db
@@ -148,7 +148,7 @@ def test_the_sweep_leaves_alone_a_package_whose_row_is_there_and_a_file_being_wr
 ):
     execute(open_request("access", "ase@example.no"), dpo)
     (package,) = AccessPackage.objects.all()
-    kept = executors.package_path(package)
+    kept = packages.package_path(package)
     being_written = kept.with_name("not-yet-committed.zip")
     being_written.write_bytes(b"PK")
     make_old(kept, hours=24 * 20)

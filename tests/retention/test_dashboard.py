@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
-from concerthouse.personal_data_map import retention_rules
+from concerthouse.privacy.map import retention_rules
 from customers.models import Customer
 from retention import engine
 from retention.models import Run

@@ -4,23 +4,30 @@ import hashlib
 import io
 import json
 import zipfile
+from datetime import timedelta
 
 import pytest
+import time_machine
 from django.core.management import call_command
 from django.db import connection
 from django.test import TestCase
+from django.utils import timezone
 
-from concerthouse.models import AuditEntry
+from concerthouse.models import AuditEntry, ErasureJournalEntry
+from concerthouse.privacy import journal
 from consent.models import Consent, ConsentEvent
 from consent.selectors import notice_current
 from customers.models import Customer
-from newsletters.models import Campaign, Delivery, Signup
-from newsletters.services import is_suppressed, newsletter_signup
+from newsletters.models import Campaign, Delivery, Signup, SignupIntake
+from newsletters.services import (
+    is_suppressed,
+    newsletter_signup,
+    signup_intakes_process,
+    signup_receive,
+)
 from privacy_requests import services as privacy
-from privacy_requests.executors import package_path
 from privacy_requests.models import AccessPackage, PrivacyRequest
-from retention import journal
-from retention.models import ErasureJournalEntry
+from privacy_requests.packages import package_path
 from subscriptions import services as subscriptions
 from subscriptions.models import Order, Payment, SeasonSubscription
 from tests.factories import CustomerFactory, subscribe
@@ -242,7 +249,7 @@ def test_a_restored_backup_is_erased_again_by_reapply_and_a_second_reapply_chang
     out, err = reapply()
 
     assert "1 erasures in the journal (0 missing from the database, put back)" in out
-    assert "0 people erased again; 0 privacy requests anonymised again" in out
+    assert "0 people erased again; 0 rows holding an erased address" in out
     assert database_dump() == state
     assert erasure_journal_file.read_text() == file
 
@@ -295,10 +302,35 @@ def test_reapply_anonymises_a_restored_request_made_before_the_person_was_in_the
 
     out, _err = reapply()
 
-    assert "0 people erased again; 1 privacy requests anonymised again" in out
+    assert "0 people erased again; 1 rows holding an erased address" in out
     earlier.refresh_from_db()
     assert (earlier.email, earlier.name) == ("", "")
     assert rows_mentioning([EMAIL, "Ångström"]) == []
+
+
+def test_reapply_deletes_a_restored_signup_received_before_the_erasure_not_one_received_after(
+    dpo, news, backup, broker_down
+):
+    """A signup the form received and no worker had recorded yet (the broker was down) holds the
+    address itself. Restored with a backup from that moment, it would sign the erased person up
+    again; one that arrives after the erasure is someone writing to us anew, and stays."""
+    notice = notice_current(purpose=news, language="sv")
+    with committed():
+        signup_receive(email=EMAIL, language="sv", notice_ids=[notice.pk], first_name="Märta")
+    backup.take()
+    broker_down()  # the broker is back
+    signup_intakes_process()
+    erase(EMAIL, dpo)
+    backup.restore()
+    assert not Customer.objects.exists()
+    with time_machine.travel(timezone.now() + timedelta(seconds=5), tick=False):
+        # As the form stores it; no worker has recorded it yet.
+        newcomer = SignupIntake.objects.create(email=EMAIL, language="sv", notice_ids=[notice.pk])
+
+    out, _err = reapply()
+
+    assert "0 people erased again; 1 rows holding an erased address" in out
+    assert list(SignupIntake.objects.values_list("pk", flat=True)) == [newcomer.pk]
 
 
 def test_reapply_spares_a_person_and_a_request_that_came_with_the_address_after_the_erasure(
@@ -316,7 +348,7 @@ def test_reapply_spares_a_person_and_a_request_that_came_with_the_address_after_
 
     out, _err = reapply()
 
-    assert "0 people erased again; 0 privacy requests anonymised again" in out
+    assert "0 people erased again; 0 rows holding an erased address" in out
     newcomer = Customer.objects.get(pk=again.customer_id)
     assert newcomer.email == EMAIL and newcomer.public_id != marta.public_id
     assert Signup.objects.filter(customer=newcomer).exists()

@@ -31,12 +31,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from concerthouse.models import AuditEntry
-from concerthouse.personal_data_map import (
-    Erasure,
-    declarations,
-    export_person,
-    retention_rules,
-)
+from concerthouse.privacy.export import export_person
+from concerthouse.privacy.map import Erasure, declarations, retention_rules
 from consent.models import Consent, ConsentEvent, Purpose
 from consent.selectors import notice_current
 from consent.services import consent_withdraw
@@ -56,8 +52,8 @@ from newsletters.services import (
     signup_confirm,
     signup_receive,
 )
-from privacy_requests.executors import package_path
 from privacy_requests.models import AccessPackage, PrivacyRequest, RequestEvent
+from privacy_requests.packages import package_path
 from privacy_requests.services import (
     privacy_request_execute,
     privacy_request_submit,

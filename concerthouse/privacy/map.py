@@ -15,14 +15,16 @@ from datetime import date, datetime
 from typing import Any
 
 from django.apps import apps as django_apps
+from django.conf import settings
 from django.db import models
 from django.db.models import Q, QuerySet, TextChoices
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-# The model that stands for a person. Anything that points at it, directly or through other models,
-# holds personal data.
-PERSON_MODEL = "customers.customer"
+# The model that stands for a person (as AUTH_USER_MODEL names the user): anything that points at
+# it, directly or through other models, holds personal data. The app that owns it registers how to
+# find and hold a person (concerthouse.privacy.person).
+PERSON_MODEL = settings.PRIVACY_PERSON_MODEL.lower()
 
 
 class Category(TextChoices):
@@ -117,6 +119,16 @@ class Retention:
 
 
 @dataclass(frozen=True)
+class Addressed:
+    """Where a row holds a person's address, and when the row was made: a restored row made
+    before the person's erasure is erased again; one made after it belongs to someone who wrote
+    to us again, and stays."""
+
+    address: str
+    made_at: str
+
+
+@dataclass(frozen=True)
 class Declaration:
     model: type[models.Model]
     fields: dict[str, Category]
@@ -141,6 +153,12 @@ class Declaration:
     # them with its validation and audit, called as rectify(row, changes, actor).
     rectifiable: tuple[str, ...] = ()
     rectify: Callable[[models.Model, dict[str, Any], Any], Any] | None = None
+    # Rows an erasure leaves as they are for now, as a filter on this model: an erasure request
+    # still owed its answer needs the address to send it, and forgets it once answered.
+    erasure_spares: Q | None = None
+    # Rows that hold the person's address rather than a link to them, and so can outlive the
+    # person's own row: after a restore, the erasure journal finds them by the address's hash.
+    addressed: Addressed | None = None
 
     @property
     def label(self) -> str:
@@ -156,6 +174,9 @@ class Declaration:
 _declarations: dict[str, Declaration] = {}
 _exemptions: dict[str, str] = {}
 _exempt_retentions: dict[str, Retention] = {}
+# Rules another app adds to a model it does not own: the app that knows what makes the rows
+# expire declares the rule (newsletters knows which people only an unconfirmed signup brought in).
+_added_rules: dict[str, list[Rule]] = {}
 
 
 def register(declaration: Declaration) -> Declaration:
@@ -190,12 +211,24 @@ def exempt(label: str, *, reason: str, retention: Retention | None = None) -> No
         _exempt_retentions[label.lower()] = retention
 
 
+def add_rules(model: type[models.Model], *rules: Rule) -> None:
+    """Add retention rules to the rows of another app's model."""
+    added = _added_rules.setdefault(model._meta.label_lower, [])
+    added += [rule for rule in rules if rule not in added]
+
+
 def declarations() -> list[Declaration]:
     return list(_declarations.values())
 
 
 def declaration_for(model: type[models.Model]) -> Declaration | None:
     return _declarations.get(model._meta.label_lower)
+
+
+def choice_labels(label: str, field: str) -> dict[Any, Any]:
+    """The labels of a declared field's choices, by value: what a code means in words."""
+    model = _declarations[label.lower()].model
+    return dict(model._meta.get_field(field).flatchoices)
 
 
 def retention_of(model: type[models.Model]) -> Retention | None:
@@ -210,6 +243,8 @@ def retention_rules() -> list[tuple[type[models.Model], Rule]]:
     found = [(d.model, rule) for d in _declarations.values() for rule in d.retention.rules]
     for label, retention in _exempt_retentions.items():
         found += [(django_apps.get_model(label), rule) for rule in retention.rules]
+    for label, rules in _added_rules.items():
+        found += [(django_apps.get_model(label), rule) for rule in rules]
     return sorted(found, key=lambda pair: pair[1].code)
 
 
@@ -228,44 +263,6 @@ def field_visibility(model: type[models.Model], user) -> dict[str, str]:
         else:
             result[name] = "masked" if rule.masked else "visible"
     return result
-
-
-def export_person(person) -> dict[str, list[dict[str, Any]]]:
-    """Every mapped row of one person, with its declared fields, keyed by model label: one query
-    per declaration, whatever the number of rows."""
-    people = type(person)._default_manager.filter(pk=person.pk)
-    export = {}
-    for declaration in declarations():
-        fields = [*declaration.fields, *declaration.export_related]
-        rows = declaration.rows_of(people).order_by("pk").values(*fields)
-        export[declaration.label] = [dict(row) for row in rows]
-    return export
-
-
-# --- What the rights do beyond the rows (Art. 17, 18, 21) ---------------------------------------
-# Some rights need more than deleting or exporting rows: an objection withdraws consents and fills
-# the suppression list, an erasure adds the address to it. Each app registers its part here, so that
-# the privacy-request executors stay ignorant of the apps' internals.
-class Right(TextChoices):
-    ERASURE = "erasure", _("Erasure")
-    RESTRICTION = "restriction", _("Restriction")
-    LIFT_RESTRICTION = "lift_restriction", _("Lifting a restriction")
-    OBJECTION = "objection", _("Objection")
-
-
-_hooks: dict[str, list[Callable[..., Any]]] = {}
-
-
-def on_right(right: Right, handler: Callable[..., Any]) -> None:
-    """Run `handler(person=..., actor=..., **details)` when `right` is exercised for a person;
-    for an erasure, before the person's rows are removed."""
-    if handler not in _hooks.setdefault(right, []):
-        _hooks[right].append(handler)
-
-
-def exercise_right(right: Right, *, person, actor=None, **details) -> None:
-    for handler in _hooks.get(right, []):
-        handler(person=person, actor=actor, **details)
 
 
 # --- Completeness --------------------------------------------------------------------------------

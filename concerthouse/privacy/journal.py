@@ -3,8 +3,10 @@
 Every Art. 17 erasure adds an entry of keyed hashes (the person's public id and address under
 BLIND_INDEX_KEY), in the database with the erasure itself and then, by a task, in an append-only
 file outside the database (ERASURE_JOURNAL_PATH), since a restore rolls the table back too. After a
-restore, `reapply` reads both and erases again every person the backup brought back. Retention
-purges need no journal: their rules are dates, and the next run finds the same rows expired.
+restore, `reapply` reads both and erases again every person the backup brought back, and the rows
+that hold an erased address themselves (a privacy request, which outlives the person) made before
+the erasure. Retention purges need no journal: their rules are dates, and the next run finds the same
+rows expired.
 """
 
 import json
@@ -14,19 +16,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from django.apps import apps
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from concerthouse.email_address import normalise_email
-from concerthouse.encryption import blind_index
-from concerthouse.erasure import erase_people
-from concerthouse.personal_data_map import PERSON_MODEL, Right, declaration_for, exercise_right
-from concerthouse.queue import enqueue_on_commit
-
-from .models import ErasureJournalEntry
+from ..email_address import normalise_email
+from ..encryption import blind_index
+from ..models import ErasureJournalEntry
+from ..queue import enqueue_on_commit
+from . import erasure
+from .map import Erasure, declarations
+from .person import Right, exercise_right, people
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ def email_hash(email: str) -> str:
 
 def record(person, *, now: datetime) -> ErasureJournalEntry:
     """Journal the erasure of `person`, in the erasure's own transaction."""
-    from .tasks import write_journal_task
+    from ..tasks import write_journal_task  # the tasks module imports this one
 
     entry = ErasureJournalEntry.objects.create(
         erased_at=now,
@@ -129,7 +130,7 @@ class Reapplied:
     entries: int  # entries in the journal, file and table together
     restored_entries: int  # entries the table had lost (the restore rolled them back)
     people: int  # people the restore brought back, erased again
-    requests: int  # privacy requests that held an erased address again, anonymised
+    rows: int  # rows that held an erased address again (privacy requests), erased again
 
 
 def reapply(*, path: Path | None = None) -> Reapplied:
@@ -171,15 +172,15 @@ def reapply(*, path: Path | None = None) -> Reapplied:
     )
     for key, entry in in_table.items():
         entries.setdefault(key, _line(entry))
-    people = _erase_returned_people({line["person"] for line in entries.values()})
+    returned = _erase_returned_people({line["person"] for line in entries.values()})
     erased_at = {}
     for line in entries.values():
         when = parse_datetime(line["erased_at"])
         erased_at[line["email"]] = max(when, erased_at.get(line["email"], when))
-    requests = _anonymise_returned_requests(erased_at)
+    rows = sum(_erase_returned_rows(declaration, erased_at) for declaration in declarations())
     write_pending()
     result = Reapplied(
-        entries=len(entries), restored_entries=len(missing), people=people, requests=requests
+        entries=len(entries), restored_entries=len(missing), people=returned, rows=rows
     )
     logger.info("erasures re-applied: %s", result)
     return result
@@ -189,10 +190,9 @@ def _erase_returned_people(hashes: set[str]) -> int:
     """The journal cannot be reversed: hash every person's public id and compare, in batches."""
     if not hashes:
         return 0
-    Person = apps.get_model(PERSON_MODEL)
     erased, last = 0, None
     while True:
-        page = Person._base_manager.order_by("pk")
+        page = people().order_by("pk")
         if last is not None:
             page = page.filter(pk__gt=last)
         rows = list(page.values_list("pk", "public_id")[:_SCAN_BATCH])
@@ -200,55 +200,46 @@ def _erase_returned_people(hashes: set[str]) -> int:
             return erased
         last = rows[-1][0]
         returned = [pk for pk, public_id in rows if person_hash(public_id) in hashes]
-        for person in Person._base_manager.filter(pk__in=returned):
-            people = Person._base_manager.filter(pk=person.pk)
+        for person in people().filter(pk__in=returned):
             with transaction.atomic():
                 # The suppression list too may have been rolled back: the hooks add it again.
+                # Rows the map spares (a request still owed its answer) are spared again.
                 exercise_right(Right.ERASURE, person=person)
-                erase_people(people, now=timezone.now(), spare=_owed_erasure_requests(people))
+                erasure.erase_people(people().filter(pk=person.pk), now=timezone.now())
             erased += 1
 
 
-def _owed_erasure_requests(people):
-    """The erasure requests of `people` whose answer is still owed (restored from before it was
-    sent): the answer needs the address, and the request forgets it once sent
-    (privacy_request_redact_if_answered), as when it was first carried out."""
-    PrivacyRequest = apps.get_model("privacy_requests", "PrivacyRequest")
-    return PrivacyRequest._base_manager.filter(
-        declaration_for(PrivacyRequest).owned_by(people),
-        kind=PrivacyRequest.Kind.ERASURE,
-        closing_notice_sent_at__isnull=True,
-    )
-
-
-def _anonymise_returned_requests(erased_at: dict[str, datetime]) -> int:
-    """Requests outlive the person, anonymised by the erasure: a restore may bring their address
-    back. Only requests made before the erasure (the same address may write to us again later),
-    and not an erasure request whose answer is still owed: it forgets the address once answered
-    (privacy_request_redact_if_answered)."""
-    if not erased_at:
+def _erase_returned_rows(declaration, erased_at: dict[str, datetime]) -> int:
+    """Rows that hold an address themselves (`Declaration.addressed`: a privacy request outlives
+    the person, anonymised) and that a restore brought back: erased again as their declaration
+    says, if they were made before the erasure (the same address may write to us again later).
+    Rows the declaration spares keep their address until their answer is sent."""
+    addressed = declaration.addressed
+    if addressed is None or not erased_at:
         return 0
-    PrivacyRequest = apps.get_model("privacy_requests", "PrivacyRequest")
-    values = {
-        name: value() if callable(value) else value
-        for name, value in declaration_for(PrivacyRequest).anonymise.items()
-    }
-    anonymised, last = 0, None
+    model = declaration.model
+    candidates = model._base_manager.exclude(**{addressed.address: ""}).order_by("pk")
+    if declaration.erasure_spares is not None:
+        candidates = candidates.exclude(declaration.erasure_spares)
+    erased, last = 0, None
     while True:
-        page = (
-            PrivacyRequest._base_manager.exclude(email="")
-            .exclude(kind=PrivacyRequest.Kind.ERASURE, closing_notice_sent_at__isnull=True)
-            .order_by("pk")
-        )
-        if last is not None:
-            page = page.filter(pk__gt=last)
-        rows = list(page.values_list("pk", "email", "created_at")[:_SCAN_BATCH])
+        page = candidates if last is None else candidates.filter(pk__gt=last)
+        rows = list(page.values_list("pk", addressed.address, addressed.made_at)[:_SCAN_BATCH])
         if not rows:
-            return anonymised
+            return erased
         last = rows[-1][0]
-        returned = [
-            pk
-            for pk, email, created_at in rows
-            if (when := erased_at.get(email_hash(email))) is not None and created_at <= when
-        ]
-        anonymised += PrivacyRequest._base_manager.filter(pk__in=returned).update(**values)
+        returned = model._base_manager.filter(
+            pk__in=[
+                pk
+                for pk, address, made_at in rows
+                if (when := erased_at.get(email_hash(address))) is not None and made_at <= when
+            ]
+        )
+        if declaration.erasure == Erasure.ANONYMISE:
+            values = {
+                name: value() if callable(value) else value
+                for name, value in declaration.anonymise.items()
+            }
+            erased += returned.update(**values)
+        elif declaration.erasure == Erasure.DELETE:
+            erased += erasure.delete_rows(returned)

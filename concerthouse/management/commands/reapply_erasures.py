@@ -4,6 +4,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand
 
+from concerthouse.privacy import journal as erasure_journal
+
 
 class Command(BaseCommand):
     help = (
@@ -21,14 +23,12 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, journal: Path | None, **options):
-        from retention import journal as erasure_journal
-
         for path in {erasure_journal.journal_path(), journal} - {None}:
             if not path.exists():
                 self.stderr.write(f"No journal file at {path}.")
         result = erasure_journal.reapply(path=journal)
         self.stdout.write(
             f"{result.entries} erasures in the journal ({result.restored_entries} missing from "
-            f"the database, put back); {result.people} people erased again; {result.requests} "
-            f"privacy requests anonymised again."
+            f"the database, put back); {result.people} people erased again; {result.rows} rows "
+            f"holding an erased address (privacy requests, signups) erased again."
         )

@@ -4,17 +4,25 @@ Django's `QuerySet.delete()` loads every row into memory once a model has relati
 signals, and then deletes object by object (DESIGN.md, Known traps): a million people would take
 minutes and gigabytes. `delete_rows` walks the relations instead and issues one statement per
 relation, each a subquery on the rows being deleted, so that its cost grows with the schema and not
-with the rows. The Art. 17 executor (one person) and the retention engine (thousands per batch)
-both erase through `erase_people`, so that an erasure means the same thing wherever it comes from.
+with the rows. The Art. 17 executor (`erase_person`, one person), the retention engine (thousands
+per batch) and the erasure journal after a restore all erase through `erase_people`, so that an
+erasure means the same thing wherever it comes from.
 """
 
 from collections.abc import Collection
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime
 
+from django.apps import apps
 from django.db import models
 from django.db.models import ProtectedError, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext
 
-from .personal_data_map import PERSON_MODEL, Erasure, declarations, retention_of
+from ..audit import untranslated
+from . import journal
+from .map import PERSON_MODEL, Erasure, declarations, retention_of
+from .person import Right, exercise_right
 
 
 def _relations_pointing_at(model: type[models.Model]):
@@ -62,15 +70,14 @@ def delete_rows(rows: QuerySet, *, cleared: Collection[type[models.Model]] = ())
     return deleted + rows._raw_delete(rows.db)
 
 
-def erase_people(people: QuerySet, *, now: datetime, spare: QuerySet | None = None) -> int:
+def erase_people(people: QuerySet, *, now: datetime) -> int:
     """Erase every mapped row of `people` as the map says: delete, anonymise, or keep what a legal
     hold still covers at `now`; the people go last. Returns how many rows were deleted or changed,
     the people included.
 
     `people` must be a stable set (filtered by primary key): every other statement finds its rows
-    through it, and it holds still until the people themselves go, last.
-    `spare` holds rows of one model to leave alone (a request being executed, or still owed its
-    answer: it needs the address to be sent).
+    through it, and it holds still until the people themselves go, last. Rows a declaration
+    spares (`erasure_spares`: a request still owed its answer needs the address) are left alone.
     The erasure hooks (the suppression list) are the caller's: a retention purge is not a request.
     """
     touched = 0
@@ -87,9 +94,9 @@ def erase_people(people: QuerySet, *, now: datetime, spare: QuerySet | None = No
             # rows are found by hashing every person's address.)
             continue
         rows = declaration.rows_of(people)
-        spared = spare is not None and declaration.model is spare.model
+        spared = declaration.erasure_spares is not None
         if spared:
-            rows = rows.exclude(pk__in=spare.values("pk"))
+            rows = rows.exclude(declaration.erasure_spares)
         if declaration.erasure == Erasure.DELETE:
             touched += delete_rows(rows)
             if not spared:
@@ -111,5 +118,66 @@ def erase_people(people: QuerySet, *, now: datetime, spare: QuerySet | None = No
     # outside the map cascades. What the map deleted above is not looked for a second time (a
     # statement per table, for nothing): a declaration finds a person's rows by their key to the
     # person, and a row one missed still goes as its foreign key says, in the database itself
-    # (concerthouse/foreign_keys.py; elsewhere than PostgreSQL, the commit is refused instead).
+    # (its foreign key's ON DELETE, set by the migrations; elsewhere than PostgreSQL, the commit
+    # is refused instead).
     return touched + delete_rows(people, cleared=deleted)
+
+
+# --- One person (Art. 17) ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class HeldRows:
+    """Rows a statute obliges the house to keep: told to the person with the statute and date."""
+
+    label: str  # the model, e.g. "subscriptions.order"
+    statute: str
+    held_until: date
+    count: int
+
+
+def erase_person(person, *, actor=None) -> list[HeldRows]:
+    """Delete or anonymise every mapped row of the person; keep rows under a legal hold and say
+    which.
+
+    The registered erasure hooks (the suppression list) run first, while the address is known; the
+    erasure is written to the journal, so that restoring a backup cannot bring the person back.
+    """
+    now = timezone.now()
+    people = type(person)._base_manager.filter(pk=person.pk)
+    held = holds_of(people, today=timezone.localdate(now))
+    exercise_right(Right.ERASURE, person=person, actor=actor)
+    journal.record(person, now=now)
+    erase_people(people, now=now)
+    return held
+
+
+def holds_of(people: QuerySet, *, today: date) -> list[HeldRows]:
+    """The rows of `people` a statute still covers today, by model, with the last day of the hold."""
+    held = []
+    for declaration in declarations():
+        if declaration.erasure != Erasure.HOLD:
+            continue
+        hold = declaration.legal_hold
+        keep = [row for row in declaration.rows_of(people) if hold.held_until(row) >= today]
+        if keep:
+            held.append(
+                HeldRows(
+                    label=declaration.label,
+                    # In the source language: translated when told, in the person's language.
+                    statute=untranslated(hold.statute),
+                    held_until=max(hold.held_until(row) for row in keep),
+                    count=len(keep),
+                )
+            )
+    return held
+
+
+def holds_for_display(holds: list[dict]) -> list[dict]:
+    """An erasure's recorded holds, named in the active language."""
+    return [
+        {
+            "what": apps.get_model(hold["model"])._meta.verbose_name_plural,
+            "statute": gettext(hold["statute"]),
+            "until": hold["until"],
+        }
+        for hold in holds
+    ]
