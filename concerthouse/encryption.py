@@ -2,18 +2,23 @@
 
 Values are encrypted with MultiFernet over `FIELD_ENCRYPTION_KEYS`: the first key encrypts, every key
 decrypts, so a new key can be put first and the old rows re-encrypted at leisure
-(`manage.py reencrypt_identifiers`). An exact look-up never decrypts: it compares an HMAC of the
+(`manage.py reencrypt`, and weekly by beat). An exact look-up never decrypts: it compares an HMAC of the
 normalised value (the blind index) under `BLIND_INDEX_KEY`, which is kept apart from the encryption keys
 so that rotating those does not invalidate the indexes.
 """
 
+import functools
 import hmac
+import operator
 from functools import lru_cache
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import FieldError, ImproperlyConfigured
-from django.db import models
+from django.db import models, transaction
+from django.db.models import Q, TextField
+from django.db.models.functions import Cast
 
 
 class DecryptionError(Exception):
@@ -96,3 +101,52 @@ class EncryptedTextField(models.TextField):
                 "filter on its blind index instead"
             )
         return super().get_lookup(lookup_name)
+
+
+# --- Key rotation ----------------------------------------------------------------------------------
+def encrypted_fields() -> list[tuple[type[models.Model], list[str]]]:
+    """Every model with encrypted fields, and their names: national IDs and bank accounts,
+    seating needs, and whatever is encrypted next."""
+    found = []
+    for model in apps.get_models():
+        names = [f.name for f in model._meta.concrete_fields if isinstance(f, EncryptedTextField)]
+        if names:
+            found.append((model, names))
+    return found
+
+
+def reencrypt(*, batch_size: int = 500) -> dict[str, int]:
+    """Re-encrypt under the newest key every value still under an older one; returns how many rows
+    of each model were rewritten.
+
+    Walks each model's primary key in batches, each its own transaction, so an interrupted run
+    resumes where it stopped, and a second run (or a duplicated task) finds nothing left to do.
+    """
+    rewritten = {}
+    for model, names in encrypted_fields():
+        # The stored tokens as they are, to tell which key encrypted them; rows without any
+        # value are not read at all.
+        tokens = {f"{name}_token": Cast(name, TextField()) for name in names}
+        holders = model._base_manager.annotate(**tokens).filter(
+            functools.reduce(operator.or_, (~Q(**{token: ""}) for token in tokens))
+        )
+        count, last_pk = 0, None
+        while True:
+            with transaction.atomic():
+                page = holders if last_pk is None else holders.filter(pk__gt=last_pk)
+                batch = list(
+                    page.order_by("pk").only("pk", *names).select_for_update()[:batch_size]
+                )
+                if not batch:
+                    break
+                last_pk = batch[-1].pk
+                stale = [
+                    row
+                    for row in batch
+                    if any((token := getattr(row, t)) and needs_rotation(token) for t in tokens)
+                ]
+                # Read with whichever key decrypts; saved under the first.
+                model._base_manager.bulk_update(stale, names)
+            count += len(stale)
+        rewritten[model._meta.label_lower] = count
+    return rewritten

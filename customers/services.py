@@ -2,13 +2,11 @@
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import TextField
-from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from concerthouse.audit import audit_record
-from concerthouse.encryption import blind_index, needs_rotation
+from concerthouse.encryption import blind_index
 
 from . import validators
 from .models import Customer
@@ -301,44 +299,3 @@ def customer_object_to_marketing(*, customer: Customer, channel: str, actor=None
             detail={"channel": channel},
         )
     return customer
-
-
-def customers_reencrypt_identifiers(*, batch_size: int = 500) -> int:
-    """Re-encrypt under the newest key every identifier still under an older one; returns how many
-    customers were rewritten.
-
-    Walks the primary key in batches, each its own transaction, so an interrupted run resumes where
-    it stopped, and a second run (or a duplicated task) finds nothing left to do.
-    """
-    rewritten, last_pk = 0, 0
-    holders = Customer.objects.exclude(national_id_index="", bank_account_index="")
-    while True:
-        with transaction.atomic():
-            batch = list(
-                holders.filter(pk__gt=last_pk)
-                .order_by("pk")
-                # The stored tokens as they are, to tell which key encrypted them.
-                .annotate(
-                    national_id_token=Cast("national_id", TextField()),
-                    bank_account_token=Cast("bank_account", TextField()),
-                )
-                .only("pk", "national_id", "bank_account")
-                .select_for_update()[:batch_size]
-            )
-            if not batch:
-                break
-            last_pk = batch[-1].pk
-            stale = [
-                customer
-                for customer in batch
-                if any(
-                    token and needs_rotation(token)
-                    for token in (customer.national_id_token, customer.bank_account_token)
-                )
-            ]
-            # Read with whichever key decrypts; saved under the first.
-            Customer.objects.bulk_update(stale, ["national_id", "bank_account"])
-        rewritten += len(stale)
-    if rewritten:
-        audit_record(action="customers.identifiers_reencrypted", detail={"rows": rewritten})
-    return rewritten

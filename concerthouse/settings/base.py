@@ -283,9 +283,9 @@ CELERY_TIMEZONE = TIME_ZONE
 # A cron line's fields, in cron's order (Celery's crontab takes day_of_week before day_of_month).
 _CRON_FIELDS = ("minute", "hour", "day_of_month", "month_of_year", "day_of_week")
 CELERY_BEAT_SCHEDULE = {
-    "customers-reencrypt-identifiers-weekly": {
+    "encryption-reencrypt-weekly": {
         # Finishes a key rotation that was started but not completed, and is a no-op otherwise.
-        "task": "customers.tasks.reencrypt_identifiers_task",
+        "task": "concerthouse.tasks.reencrypt_task",
         "schedule": crontab(hour=3, minute=30, day_of_week="sunday"),
     },
     "newsletters-send-due-campaigns": {

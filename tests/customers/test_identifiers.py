@@ -13,10 +13,10 @@ from faker import Faker
 
 from concerthouse.encryption import DecryptionError
 from concerthouse.models import AuditEntry
+from concerthouse.tasks import reencrypt_task
 from customers.management.commands.load_demo_data import _kontonummer
 from customers.models import Customer
 from customers.services import customer_reveal_identifier, customer_set_identifiers
-from customers.tasks import reencrypt_identifiers_task
 from tests.factories import FODSELSNUMMER, KONTONUMMER, CustomerFactory
 
 # Made-up numbers with valid check digits.
@@ -189,8 +189,15 @@ def test_rotating_keys_keeps_every_value_readable(finance):
     with override_settings(FIELD_ENCRYPTION_KEYS=[new_key, old_key]):
         assert stored() == expected  # before re-encrypting, the old key still reads old rows
         out = io.StringIO()
-        call_command("reencrypt_identifiers", "--batch-size", "2", stdout=out)
-        assert "Re-encrypted 9 customers" in out.getvalue()
+        call_command("reencrypt", "--batch-size", "2", stdout=out)
+        assert "Re-encrypted 9 rows under the newest key" in out.getvalue()
+        assert "customers.customer 9" in out.getvalue()
+        assert (
+            AuditEntry.objects.get(action="encryption.reencrypted").detail["rows"][
+                "customers.customer"
+            ]
+            == 9
+        )
     with override_settings(FIELD_ENCRYPTION_KEYS=[new_key]):
         assert stored() == expected  # the new key alone reads every row
     with override_settings(FIELD_ENCRYPTION_KEYS=[old_key]), pytest.raises(DecryptionError):
@@ -201,7 +208,7 @@ def test_rotating_keys_keeps_every_value_readable(finance):
 def test_reencryption_run_twice_leaves_the_same_values(aase):
     new_key = Fernet.generate_key().decode()
     with override_settings(FIELD_ENCRYPTION_KEYS=[new_key, settings.FIELD_ENCRYPTION_KEYS[0]]):
-        assert reencrypt_identifiers_task.delay().get() == 1
-        assert reencrypt_identifiers_task.delay().get() == 0  # nothing left under the old key
+        assert reencrypt_task.delay().get() == 1
+        assert reencrypt_task.delay().get() == 0  # nothing left under the old key
     with override_settings(FIELD_ENCRYPTION_KEYS=[new_key]):
         assert Customer.objects.get(pk=aase.pk).national_id == FODSELSNUMMER

@@ -8,12 +8,17 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from cryptography.fernet import Fernet
+from django.conf import settings
 from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.management import call_command
 from django.db import IntegrityError, connection, transaction
+from django.test import override_settings
 from django.urls import reverse
 from django.utils import timezone
 
+from concerthouse.encryption import DecryptionError
 from concerthouse.models import AuditEntry
 from consent.models import Consent, ConsentEvent, Purpose
 from consent.selectors import notice_current
@@ -456,3 +461,19 @@ def test_seating_needs_never_reach_the_audience_export_or_a_campaign_audience(
         channel="booking_form",
     )
     assert other not in campaign_audience(campaign)
+
+
+def test_a_key_rotation_re_encrypts_the_seating_needs_too(with_needs):
+    """Seating needs are encrypted under FIELD_ENCRYPTION_KEYS like the identifiers: after the
+    re-encryption the old key can go and the needs are still readable."""
+    old_key = settings.FIELD_ENCRYPTION_KEYS[0]
+    new_key = Fernet.generate_key().decode()
+    with override_settings(FIELD_ENCRYPTION_KEYS=[new_key, old_key]):
+        out = io.StringIO()
+        call_command("reencrypt", stdout=out)
+        assert "subscriptions.seatingneed 1" in out.getvalue()
+    with override_settings(FIELD_ENCRYPTION_KEYS=[new_key]):
+        need = SeatingNeed.objects.get(customer=with_needs.customer)
+        assert need.need_codes == ["wheelchair", "companion"]
+    with override_settings(FIELD_ENCRYPTION_KEYS=[old_key]), pytest.raises(DecryptionError):
+        SeatingNeed.objects.get(customer=with_needs.customer)
