@@ -11,6 +11,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # The DPO's dashboard (and the register of requests taken by phone): staff pages, not public.
     path("dpo/", include("privacy_requests.dashboard_urls")),
+    # The box-office counter: a staff tool in the admin's look (subscriptions/counter.py).
+    path("counter/", include("subscriptions.counter_urls")),
     # An image in an email has no language; outside the prefix it needs no redirect.
     path("o/<str:token>.gif", newsletter_views.open_pixel, name="newsletter_open"),
 ]
