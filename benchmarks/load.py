@@ -372,7 +372,7 @@ def _record_and_confirm(environment: dict[str, str], prefix: str, stored: int) -
 
 def _clean(prefix: str) -> None:
     """The run's people and everything that points at them (the database's ON DELETE CASCADE,
-    concerthouse/foreign_keys.py), in one statement; the queue; the minimal view's table."""
+    concerthouse/migration_operations.py), in one statement; the queue; the minimal view's table."""
     with connection.cursor() as cursor:
         cursor.execute(
             f"DELETE FROM {Customer._meta.db_table} WHERE email LIKE %s",  # noqa: S608

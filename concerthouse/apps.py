@@ -13,12 +13,6 @@ def _sync_roles_after_migrate(sender, apps=None, **kwargs):
     sync_role_groups(apps or installed_apps)
 
 
-def _sync_on_delete_after_migrate(sender, using="default", apps=None, **kwargs):
-    from .foreign_keys import on_delete_sync
-
-    on_delete_sync(using=using, apps=apps)
-
-
 class ConcerthouseConfig(AppConfig):
     name = "concerthouse"
     verbose_name = _("Concert house")
@@ -27,5 +21,3 @@ class ConcerthouseConfig(AppConfig):
         # Every app's <app>/personal_data.py registers its models in the personal-data map.
         autodiscover_modules("personal_data")
         post_migrate.connect(_sync_roles_after_migrate, sender=self)
-        # Sent after every app's migrations, so every table is there.
-        post_migrate.connect(_sync_on_delete_after_migrate, sender=self)

@@ -1,8 +1,11 @@
 """The audit log's one way in."""
 
+from collections.abc import Iterable
+
 from django.db.models import Model
 from django.utils import translation
 
+from .copy_insert import copy_insert
 from .models import AuditEntry
 from .roles import purpose_of
 
@@ -30,6 +33,33 @@ def audit_record(
         purpose=untranslated(purpose or (purpose_of(actor) if actor is not None else "")),
         detail=detail or {},
     )
+
+
+def audit_record_many(
+    *, action: str, actor=None, entries: Iterable[tuple[Model, dict]], purpose: str = ""
+) -> list[AuditEntry]:
+    """What `audit_record` appends, for each (target, detail) of `entries`, in one insert: for a
+    service that changes many people at once (an import). The same rules: `detail` names fields
+    and counts rows, never their values."""
+    entries = list(entries)
+    if not entries:
+        return []
+    if actor is not None and not actor.is_authenticated:
+        actor = None
+    purpose = untranslated(purpose or (purpose_of(actor) if actor is not None else ""))
+    added = [
+        AuditEntry(
+            action=action,
+            actor=actor,
+            target_type=target._meta.label_lower,
+            target_id=target.public_id,
+            purpose=purpose,
+            detail=detail,
+        )
+        for target, detail in entries
+    ]
+    copy_insert(added)
+    return added
 
 
 def untranslated(text) -> str:

@@ -11,6 +11,8 @@ urlpatterns = [
     # Its retention page belongs to the retention engine, beside the requests, not inside them.
     path("dpo/retention/", include("retention.urls")),
     path("dpo/", include("privacy_requests.dashboard_urls")),
+    # The box-office counter: a staff tool in the admin's look (subscriptions/counter.py).
+    path("counter/", include("subscriptions.counter_urls")),
     # An image in an email has no language; outside the prefix it needs no redirect.
     path("", include("newsletters.pixel_urls")),
 ]

@@ -1,11 +1,15 @@
 """Every write to a customer goes through here, so that each one is validated, normalised and audited."""
 
+from collections.abc import Sequence
+
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from concerthouse.audit import audit_record
+from concerthouse.audit import audit_record, audit_record_many
+from concerthouse.copy_insert import copy_insert
 from concerthouse.encryption import blind_index
 
 from . import validators
@@ -48,15 +52,19 @@ def _normalise(customer: Customer) -> None:
         raise ValidationError(errors)
 
 
+def _clean(customer: Customer) -> None:
+    # Neither the unique public id (a fresh uuid4) nor the constraints are checked here with a
+    # query each: the email's is checked by the callers, and the database enforces them all.
+    customer.full_clean(
+        exclude=["national_id", "bank_account"], validate_unique=False, validate_constraints=False
+    )
+
+
 def _save(customer: Customer, *, update_fields=None) -> None:
     # The database constraint is the guarantee; this check only puts the error on the field.
     if Customer.objects.with_email(customer.email).exclude(pk=customer.pk).exists():
         raise ValidationError({"email": [DUPLICATE_EMAIL]}, code="duplicate_email")
-    # Neither the unique public id (a fresh uuid4) nor the constraints are checked here with a
-    # query each: the email's is checked above, and the database enforces them all.
-    customer.full_clean(
-        exclude=["national_id", "bank_account"], validate_unique=False, validate_constraints=False
-    )
+    _clean(customer)
     try:
         # A savepoint: a lost race on the unique email must not poison the caller's transaction.
         with transaction.atomic():
@@ -109,6 +117,80 @@ def customer_get_or_create(
         return existing, False
 
 
+def _already_registered() -> ValidationError:
+    return ValidationError(
+        {"email": ValidationError(DUPLICATE_EMAIL, code="duplicate_email")},
+    )
+
+
+@transaction.atomic
+def customers_create_many(
+    *, customers: Sequence[Customer], actor=None, detail: dict | None = None
+) -> tuple[list[Customer], dict[int, ValidationError]]:
+    """customer_create for many people at once (an import): each of `customers`, new and unsaved,
+    normalised and validated exactly as customer_create does, those that pass inserted at once
+    (through COPY: see concerthouse/copy_insert.py), and for each the audit entry customer_create
+    writes (`detail` added to it).
+
+    Returns the people created, and why each of the others was refused, by its position in
+    `customers`: the ValidationError customer_create would raise. An address already registered
+    (or given earlier in `customers`, or registered by someone else meanwhile) is refused with
+    the code "duplicate_email" on its email, so that the caller can match that person instead."""
+    refused: dict[int, ValidationError] = {}
+    valid: dict[str, tuple[int, Customer]] = {}  # by address: one person per address
+    for index, customer in enumerate(customers):
+        try:
+            _normalise(customer)
+            _clean(customer)
+        except ValidationError as error:
+            refused[index] = error
+            continue
+        if customer.email in valid:
+            refused[index] = _already_registered()
+        else:
+            valid[customer.email] = (index, customer)
+    for email in Customer.objects.filter(email__in=list(valid)).values_list("email", flat=True):
+        index, _customer = valid.pop(email)
+        refused[index] = _already_registered()
+    created = [customer for _index, customer in valid.values()]
+    try:
+        # A savepoint: a lost race on the unique email must not poison the caller's transaction.
+        with transaction.atomic():
+            copy_insert(created, key="public_id")
+    except IntegrityError:
+        # Someone registered one of these addresses since the check: one at a time, as
+        # customer_create does, so that only that one is refused.
+        created = []
+        for index, customer in valid.values():
+            customer.pk = None  # one a rolled-back insert may have given it
+            try:
+                _save(customer)
+            except ValidationError:
+                refused[index] = _already_registered()  # the rest was validated above
+            else:
+                created.append(customer)
+    audit_record_many(
+        action="customer.created",
+        actor=actor,
+        entries=[
+            (
+                customer,
+                {
+                    "source": customer.source,
+                    "fields": sorted(
+                        name
+                        for name in EDITABLE_FIELDS
+                        if name != "source" and getattr(customer, name)
+                    ),
+                    **(detail or {}),
+                },
+            )
+            for customer in created
+        ],
+    )
+    return created, refused
+
+
 @transaction.atomic
 def customer_start_relationship(*, customer: Customer, on, actor=None) -> Customer:
     """A contract (a season subscription) makes the person a customer; a former customer's new
@@ -132,6 +214,34 @@ def customer_start_relationship(*, customer: Customer, on, actor=None) -> Custom
     )
     audit_record(action="customer.relationship_started", actor=actor, target=customer)
     return customer
+
+
+@transaction.atomic
+def customers_start_relationship(*, customers: QuerySet[Customer], on, actor=None) -> int:
+    """customer_start_relationship for many people at once (an import's known buyers), set-based;
+    returns how many of them started a new relationship."""
+    people = list(
+        customers.select_for_update()
+        .order_by("pk")  # locked in one order: two imports at once cannot deadlock
+        .only("pk", "public_id", "kind", "relationship_ended_on")
+    )
+    starting = [
+        person
+        for person in people
+        if not (person.kind == Customer.Kind.CUSTOMER and person.relationship_ended_on is None)
+    ]
+    Customer.objects.filter(pk__in=[person.pk for person in people]).update(
+        last_activity_at=timezone.now()
+    )
+    Customer.objects.filter(pk__in=[person.pk for person in starting]).update(
+        kind=Customer.Kind.CUSTOMER, relationship_started_on=on, relationship_ended_on=None
+    )
+    audit_record_many(
+        action="customer.relationship_started",
+        actor=actor,
+        entries=[(person, {}) for person in starting],
+    )
+    return len(starting)
 
 
 @transaction.atomic

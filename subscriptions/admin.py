@@ -1,32 +1,25 @@
-"""Box office in the admin: the programme, the counter (find a person, book, cancel, seating needs),
-the accounting records and the ticket-agent imports.
+"""Box office in the admin: the programme, the subscriptions, the accounting records and the
+ticket-agent imports. The counter (find a person, book, cancel, seating needs) is a staff tool of
+its own, subscriptions/counter.py, linked from the subscriptions' list and pages.
 
 Seating needs are health data (Art. 9): they appear only for users with `view_health_data` (box
-office and the DPO), on their own admin and on the counter page, never on a list marketing sees.
+office and the DPO), on their own admin and on the counter's page, never on a list marketing sees.
 """
 
-import contextlib
-import uuid
-
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Q
+from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
-from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from concerthouse.admin import IndexedValuesFilter, LargeTableAdmin, ReadOnlyAdmin, YearFilter
-from concerthouse.audit import audit_record
-from consent.models import Channel
-from customers import validators
 from customers.models import Customer
 
 from . import imports, services
-from .forms import CancelForm, CounterBookingForm, CounterSeatingForm, ImportForm
+from .forms import ImportForm
 from .models import (
     Concert,
     Order,
@@ -215,205 +208,6 @@ class SeasonSubscriptionAdmin(LargeTableAdmin):
             "can_book": request.user.has_perm("subscriptions.book_at_counter"),
         }
         return super().change_view(request, object_id, form_url, extra_context)
-
-    # --- the counter -----------------------------------------------------------------------------
-
-    def get_urls(self):
-        view = self.admin_site.admin_view
-        return [
-            path("counter/", view(self.counter_view), name="subscriptions_counter"),
-            path("counter/book/", view(self.book_view), name="subscriptions_counter_book"),
-            path("<int:pk>/cancel/", view(self.cancel_view), name="subscriptions_cancel"),
-            path(
-                "counter/<int:customer_pk>/seating/",
-                view(self.seating_view),
-                name="subscriptions_seating",
-            ),
-            *super().get_urls(),
-        ]
-
-    def _render(self, request, template, title, **context):
-        response = TemplateResponse(
-            request,
-            f"admin/subscriptions/{template}",
-            {**self.admin_site.each_context(request), "opts": self.opts, "title": title, **context},
-        )
-        response["Cache-Control"] = "no-store"
-        return response
-
-    def _counter_access(self, request):
-        if not request.user.has_perm("subscriptions.book_at_counter"):
-            raise PermissionDenied
-
-    def counter_view(self, request):
-        """Find a person fast: exact email, phone or booking reference, or a name."""
-        self._counter_access(request)
-        query = " ".join(request.GET.get("q", "").split())[:100]
-        people = find_people(query) if query else []
-        return self._render(
-            request,
-            "counter.html",
-            _("Box office counter"),
-            query=query,
-            people=people,
-            can_see_health=request.user.has_perm(HEALTH_PERMISSION),
-        )
-
-    def book_view(self, request):
-        self._counter_access(request)
-        customer = None
-        if request.GET.get("customer") or request.POST.get("customer"):
-            customer = get_object_or_404(
-                Customer, pk=request.GET.get("customer") or request.POST.get("customer")
-            )
-        initial = {"booking_key": uuid.uuid4()}
-        if customer is not None:
-            initial |= {
-                "first_name": customer.first_name,
-                "last_name": customer.last_name,
-                "email": customer.email,
-                "phone": customer.phone,
-                "street_address": customer.street_address,
-                "postal_code": customer.postal_code,
-                "city": customer.city,
-                "country": customer.country,
-                "language": customer.preferred_language,
-            }
-        form = CounterBookingForm(request.POST or None, language=get_language(), initial=initial)
-        if not request.user.has_perm(HEALTH_PERMISSION):
-            del form.fields["seating_needs"], form.fields["seating_consent"]
-        if request.method == "POST" and form.is_valid():
-            data = form.cleaned_data
-            try:
-                subscription = services.subscription_book(
-                    series=data["series"],
-                    seats=data["seats"],
-                    buyer=form.buyer(),
-                    channel=Order.Channel.BOX_OFFICE,
-                    booking_key=data["booking_key"],
-                    payment_method=data["payment_method"],
-                    seating_needs=data.get("seating_needs") or [],
-                    seating_notice=data.get("seating_notice"),
-                    # The person found at the counter, even if the email was corrected on the form.
-                    customer=customer,
-                    actor=request.user,
-                )
-            except ValidationError as error:
-                for field, errors in error.message_dict.items():
-                    form.add_error(field if field in form.fields else None, errors)
-            else:
-                messages.success(
-                    request,
-                    _("Booked: reference %(reference)s.") % {"reference": subscription.reference},
-                )
-                return redirect("admin:subscriptions_seasonsubscription_change", subscription.pk)
-        return self._render(
-            request, "book.html", _("Book a season subscription"), form=form, customer=customer
-        )
-
-    def cancel_view(self, request, pk):
-        self._counter_access(request)
-        subscription = get_object_or_404(SeasonSubscription, pk=pk)
-        form = CancelForm(request.POST or None)
-        if request.method == "POST" and form.is_valid():
-            services.subscription_cancel(
-                subscription=subscription,
-                actor=request.user,
-                refund_method=form.cleaned_data["refund_method"],
-            )
-            messages.success(request, _("The subscription was cancelled."))
-            return redirect("admin:subscriptions_seasonsubscription_change", subscription.pk)
-        return self._render(
-            request,
-            "cancel.html",
-            _("Cancel %(reference)s") % {"reference": subscription.reference},
-            subscription=subscription,
-            form=form,
-            paid=services.order_balance(subscription.order) if subscription.order else 0,
-        )
-
-    def seating_view(self, request, customer_pk):
-        """Record seating needs told at the counter, with the explicit consent given there; or
-        withdraw that consent, which deletes every need it allowed."""
-        if not request.user.has_perm(HEALTH_PERMISSION):
-            raise PermissionDenied
-        customer = get_object_or_404(Customer, pk=customer_pk)
-        form = CounterSeatingForm(
-            request.POST if "record" in request.POST else None, language=get_language()
-        )
-        if request.method == "POST" and "withdraw" in request.POST:
-            services.seating_consent_withdraw(
-                customer=customer, channel=Channel.COUNTER_OR_PHONE, actor=request.user
-            )
-            messages.success(request, _("The consent was withdrawn and the seating needs deleted."))
-            return redirect("admin:subscriptions_seating", customer.pk)
-        if request.method == "POST" and form.is_valid():
-            try:
-                services.seating_needs_record(
-                    customer=customer,
-                    season=form.cleaned_data["season"],
-                    needs=form.cleaned_data["seating_needs"],
-                    notice=form.cleaned_data["seating_notice"],
-                    channel=Channel.COUNTER_OR_PHONE,
-                    evidence="counter",
-                    actor=request.user,
-                )
-            except ValidationError as error:
-                for field, errors in error.message_dict.items():
-                    form.add_error(field if field in form.fields else None, errors)
-            else:
-                messages.success(request, _("The seating needs were recorded."))
-                return redirect("admin:subscriptions_seating", customer.pk)
-        needs = list(customer.seating_needs.select_related("season"))
-        if request.method == "GET":
-            audit_record(
-                action="subscription.seating_needs_viewed",
-                actor=request.user,
-                target=customer,
-                detail={"fields": ["needs"]},
-            )
-        return self._render(
-            request,
-            "seating.html",
-            _("Seating needs"),
-            customer=customer,
-            needs=needs,
-            form=form,
-        )
-
-
-def find_people(query: str, *, limit: int = 20) -> list[Customer]:
-    """The counter's search: an exact email, phone, booking reference or public id first (served by
-    their unique indexes), otherwise names that start with the words typed."""
-    # The booking reference is looked up first, on its own: OR-ed with the person's columns across
-    # a join, it would make PostgreSQL join every subscription with every person to filter them.
-    booked = SeasonSubscription.objects.filter(reference=query.upper()).values_list(
-        "customer_id", flat=True
-    )
-    exact = Q(pk__in=list(booked))
-    with contextlib.suppress(ValidationError):
-        exact |= Q(email__lower=validators.normalise_email(query))
-    with contextlib.suppress(ValidationError):
-        exact |= Q(phone=validators.normalise_phone(query, country=Customer.Country.SWEDEN))
-    with contextlib.suppress(ValueError):
-        exact |= Q(public_id=uuid.UUID(query))
-    people = list(Customer.objects.filter(exact)[:limit])
-    if not people:
-        words = query.split()
-        names = Q()
-        if len(words) >= 2:
-            names = Q(first_name__istartswith=words[0], last_name__istartswith=words[-1])
-        names |= Q(last_name__istartswith=query) | Q(first_name__istartswith=query)
-        people = list(Customer.objects.filter(names).order_by("last_name", "first_name")[:limit])
-    subscriptions = SeasonSubscription.objects.filter(customer__in=people).select_related(
-        "series__season"
-    )
-    by_person = {}
-    for subscription in subscriptions:
-        by_person.setdefault(subscription.customer_id, []).append(subscription)
-    for person in people:
-        person.subscription_list = by_person.get(person.pk, [])
-    return people
 
 
 @admin.register(SeatingNeed)

@@ -1,12 +1,17 @@
 """Imports of subscriptions sold by ticket agents (biljettombud), such as Eventim's CSV export.
 
 The file is read as a stream, in batches of IMPORT_BATCH_SIZE rows, each batch one transaction with
-set-based queries, so memory stays flat and a killed import resumes after the last batch committed.
-A rejected row is recorded by its number and a reason, never its values, and the file is deleted
-once it has been read: it holds personal data the registry now keeps in its tables.
+set-based queries (and one COPY a table: concerthouse/copy_insert.py), so memory stays flat and a
+killed import resumes after the last batch committed. A rejected row is recorded by its number and
+a reason, never its values, and the file is deleted once it has been read: it holds personal data
+the registry now keeps in its tables.
 
 What the import promises:
-- people are matched by their normalised email address; a new person records the agent as source;
+- people are matched by their normalised email address; a new person records the agent as source,
+  and is validated, normalised and audited by the customers service as every new customer is
+  (customers_create_many): a row whose person it refuses is rejected, never written;
+- a person whose processing is restricted (Art. 18) is left alone: their rows are rejected;
+- an order imported before is not booked twice;
 - no marketing consent is ever inferred: the import writes none;
 - an address on the suppression list (erased, or objected) is not imported again;
 - each new person is owed the Art. 14 notice, sent by a task within minutes (the law: a month).
@@ -20,7 +25,6 @@ import codecs
 import csv
 import io
 import logging
-import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
@@ -28,19 +32,19 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, models, transaction
-from django.db.models import Case, F, Value, When
-from django.db.models.functions import Coalesce
+from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 
 from concerthouse.audit import untranslated
-from concerthouse.models import AuditEntry
+from concerthouse.copy_insert import copy_insert
+from concerthouse.email_address import normalise_email
 from concerthouse.queue import enqueue_on_commit
-from concerthouse.roles import purpose_of
-from customers import validators
 from customers.models import Customer
+from customers.services import customers_create_many, customers_start_relationship
+from newsletters.models import Suppression
 from newsletters.services import suppression_hash
 
 from . import accounting
@@ -60,7 +64,8 @@ logger = logging.getLogger(__name__)
 REQUIRED = ("order_id", "email", "first_name", "last_name", "series", "seats", "amount")
 REQUIRED += ("purchased_on",)
 OPTIONAL = ("phone", "street_address", "postal_code", "city", "country", "language", "currency")
-# The longest value each column may hold: the model's limits.
+# The longest value each column may hold: the models' limits. Checked on every row, known person
+# or new, because the order copies the buyer's name and address.
 MAX_LENGTH = {
     "order_id": 40,
     "email": 254,
@@ -192,20 +197,14 @@ def _parse(number: int, values: list[str], columns: dict, series_by_code: dict):
         if len(raw[name]) > limit:
             return name, Reason.TOO_LONG
     try:
-        email = validators.normalise_email(raw["email"])
+        # The address people are matched by; a new person's is checked again, with the rest of
+        # their details, by the customers service (customers_create_many).
+        email = normalise_email(raw["email"])
     except ValidationError:
         return "email", Reason.BAD_EMAIL
-    if len(email) > MAX_LENGTH["email"]:  # lower-casing can lengthen a few letters
-        return "email", Reason.TOO_LONG
     country = (raw["country"] or settings.HOUSE_COUNTRY).upper()
     if country not in COUNTRIES:
         country = Customer.Country.OTHER
-    phone = ""
-    if raw["phone"]:
-        try:
-            phone = validators.normalise_phone(raw["phone"], country=country)
-        except ValidationError:
-            return "phone", Reason.BAD_PHONE
     series = series_by_code.get(raw["series"].lower())
     if series is None:
         return "series", Reason.UNKNOWN_SERIES
@@ -239,7 +238,7 @@ def _parse(number: int, values: list[str], columns: dict, series_by_code: dict):
     fields = {
         "first_name": " ".join(raw["first_name"].split()),
         "last_name": " ".join(raw["last_name"].split()),
-        "phone": phone,
+        "phone": raw["phone"],
         "street_address": " ".join(raw["street_address"].split()),
         "postal_code": raw["postal_code"],
         "city": " ".join(raw["city"].split()),
@@ -267,7 +266,7 @@ class Superseded(Exception):
 def import_run(*, run_id: int) -> TicketAgentImport:
     """Import the file of one run, from where an earlier attempt stopped. Safe to run twice: a
     finished run does nothing, and of two workers on one run only one imports each batch."""
-    run = TicketAgentImport.objects.get(pk=run_id)
+    run = TicketAgentImport.objects.select_related("uploaded_by").get(pk=run_id)
     if run.status in (run.Status.DONE, run.Status.FAILED):
         return run
     TicketAgentImport.objects.filter(pk=run.pk).update(status=run.Status.RUNNING)
@@ -379,8 +378,7 @@ def _import_batch(run, batch, columns, series_by_code) -> None:
     known = _known_people(emails)
     hashes = {email: suppression_hash(email) for email in emails - set(known)}
     suppressed = set(_suppressed_hashes(list(hashes.values())))
-    now = timezone.now()
-    accepted, new_people = [], {}
+    accepted, newcomers = [], []
     for row in rows:
         person = known.get(row.email)
         if person is not None and person[1]:
@@ -390,28 +388,46 @@ def _import_batch(run, batch, columns, series_by_code) -> None:
             errors.append(
                 ImportRowError(run=run, row=row.number, column="email", reason=Reason.SUPPRESSED)
             )
+        elif person is None:
+            newcomers.append(row)
         else:
-            if person is None and row.email not in new_people:
-                new_people[row.email] = _new_person(row, run, now=now)
             accepted.append(row)
 
-    created = _create_people(new_people)
-    people = {email: pk for email, (pk, _restricted) in known.items()}
-    people.update({email: pk for email, (pk, _public_id) in created.items()})
-    if len(people) < len(known) + len(new_people):
-        # Some were created by someone else at the same moment: match them instead.
-        missing = set(new_people) - set(people)
-        people.update(Customer.objects.filter(email__lower__in=missing).values_list("email", "pk"))
-    created_pks = {pk for pk, _public_id in created.values()}
-    matched = {people[row.email] for row in accepted if row.email in people} - created_pks
-    _book(run, accepted, people, agent, now=now)
-    _start_relationships(matched, on=timezone.localdate())
-    _insert(
-        SourceNotice,
-        [{"customer_id": pk, "run_id": run.pk, "source": run.agent} for pk in created_pks],
-        now=now,
+    # A person for every row of someone new, each validated as any other new customer is: the
+    # first valid one of an address is created, its other rows then match it.
+    now = timezone.now()
+    created, refused = customers_create_many(
+        customers=[_new_person(row, run, now=now) for row in newcomers],
+        actor=run.uploaded_by,
+        detail={"import": str(run.public_id)},
     )
-    _audit_created(created, run)
+    people = {email: pk for email, (pk, _restricted) in known.items()}
+    people.update({person.email: person.pk for person in created})
+    for index, row in enumerate(newcomers):
+        error = refused.get(index)
+        if error is None or _already_registered(error):
+            accepted.append(row)
+        else:
+            column, reason = _reason(error)
+            errors.append(ImportRowError(run=run, row=row.number, column=column, reason=reason))
+    missing = {row.email for row in accepted} - set(people)
+    if missing:
+        # Registered by someone else at the same moment (a signup): matched, not created.
+        people.update(Customer.objects.filter(email__in=missing).values_list("email", "pk"))
+    # (Should one still be missing, its rows are left unbooked rather than failing the batch at
+    # every retry.)
+    accepted = sorted((row for row in accepted if row.email in people), key=lambda r: r.number)
+
+    created_pks = {person.pk for person in created}
+    matched = {people[row.email] for row in accepted} - created_pks
+    _book(run, accepted, people, agent, now=now)
+    if matched:
+        customers_start_relationship(
+            customers=Customer.objects.filter(pk__in=matched),
+            on=timezone.localdate(),
+            actor=run.uploaded_by,
+        )
+    copy_insert([SourceNotice(customer=person, run=run, source=run.agent) for person in created])
     ImportRowError.objects.bulk_create(errors)
     TicketAgentImport.objects.filter(pk=run.pk).update(
         rows_done=F("rows_done") + len(batch),
@@ -424,281 +440,115 @@ def _import_batch(run, batch, columns, series_by_code) -> None:
 
 def _known_people(emails: set[str]) -> dict[str, tuple[int, bool]]:
     """{email: (pk, restricted)} of the people the register already holds."""
-    if connection.vendor != "postgresql":
-        people = Customer.objects.filter(email__lower__in=emails)
-        return {
-            email: (pk, restricted_at is not None)
-            for pk, email, restricted_at in people.values_list("pk", "email", "restricted_at")
-        }
-    # One probe of the email index per address. Given a thousand addresses in an IN list, the
-    # planner scans the whole table instead while the register is small enough (60 ms a batch
-    # at 90,000 people, against 5 ms for the probes); LIMIT 1 keeps the subquery a probe.
-    table = connection.ops.quote_name(Customer._meta.db_table)
-    sql = (
-        "SELECT c.id, c.email, c.restricted_at IS NOT NULL"  # noqa: S608 (a name from the model)
-        " FROM unnest(%s::text[]) AS wanted(email) CROSS JOIN LATERAL ("
-        f"  SELECT id, email, restricted_at FROM {table} WHERE lower(email) = wanted.email LIMIT 1"
-        " ) AS c"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [list(emails)])
-        return {email: (pk, restricted) for pk, email, restricted in cursor.fetchall()}
+    people = Customer.objects.filter(email__in=emails)
+    return {
+        email: (pk, restricted_at is not None)
+        for pk, email, restricted_at in people.values_list("pk", "email", "restricted_at")
+    }
 
 
 def _suppressed_hashes(hashes):
-    from newsletters.models import Suppression
-
     return Suppression.objects.filter(email_hash__in=hashes).values_list("email_hash", flat=True)
 
 
-# Field types whose Python values psycopg writes as they are; any other (JSON, encrypted) is
-# prepared by its field first.
-_PLAIN = (
-    models.CharField,
-    models.EmailField,
-    models.SlugField,
-    models.TextField,
-    models.IntegerField,
-    models.PositiveIntegerField,
-    models.PositiveSmallIntegerField,
-    models.BooleanField,
-    models.DateField,
-    models.DateTimeField,
-    models.DecimalField,
-    models.UUIDField,
-    models.ForeignKey,
-    models.OneToOneField,
-)
-
-
-_FRESH_UUID = object()
-
-
-def _insert(model, rows: list[dict], *, now, key: str = "") -> list[int]:
-    """INSERT rows given as {attname: value}; a column not given gets what the ORM would give it
-    (its default, a fresh UUID, `now` for auto_now fields). With `key`, a unique attribute every
-    row gives, returns the new rows' primary keys in order.
-
-    At 100,000 rows, building model instances and compiling bulk_create cost most of an import's
-    time, so the rows go in as plain tuples: through COPY on PostgreSQL, with keys drawn from the
-    table's sequence beforehand; executemany elsewhere. Like bulk_create: no save(), no signals.
-    """
-    if not rows:
-        return []
-    postgresql = connection.vendor == "postgresql"
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
-    position = {f.attname: i for i, f in enumerate(fields)}
-    template = []  # a row of defaults, which each row's own values overwrite
-    for f in fields:
-        if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
-            template.append(now)
-        elif isinstance(f, models.UUIDField) and f.has_default():
-            template.append(_FRESH_UUID)
-        else:
-            template.append(f.get_default())
-    fresh = [i for i, value in enumerate(template) if value is _FRESH_UUID]
-    prepared = [(i, f) for i, f in enumerate(fields) if not (postgresql and type(f) in _PLAIN)]
-
-    def values(row) -> list:
-        out = template.copy()
-        for name, value in row.items():
-            out[position[name]] = value
-        for i in fresh:
-            if out[i] is _FRESH_UUID:
-                out[i] = uuid.uuid4()
-        for i, field in prepared:
-            out[i] = field.get_db_prep_save(out[i], connection)
-        return out
-
-    quote = connection.ops.quote_name
-    table, pk = model._meta.db_table, model._meta.pk.column
-    columns = [quote(f.column) for f in fields]
-    with connection.cursor() as cursor:
-        if not postgresql:
-            cursor.executemany(
-                f"INSERT INTO {quote(table)} ({', '.join(columns)}) "  # noqa: S608
-                f"VALUES ({', '.join(['%s'] * len(columns))})",
-                [values(row) for row in rows],
-            )
-            if not key:
-                return []
-            found = model._default_manager.filter(**{f"{key}__in": [row[key] for row in rows]})
-            pks = dict(found.values_list(key, "pk"))
-            return [pks[row[key]] for row in rows]
-        keys = []
-        if key:
-            cursor.execute(
-                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-                [quote(table), pk, len(rows)],
-            )
-            keys = [pk_value for (pk_value,) in cursor.fetchall()]
-            columns.append(quote(pk))
-        statement = f"COPY {quote(table)} ({', '.join(columns)}) FROM STDIN"
-        with connection.wrap_database_errors, cursor.cursor.copy(statement) as copy:
-            if key:
-                for row, pk_value in zip(rows, keys, strict=True):
-                    copy.write_row([*values(row), pk_value])
-            else:
-                for row in rows:
-                    copy.write_row(values(row))
-    return keys
-
-
-def _new_person(row: Row, run, *, now) -> dict:
-    return {
-        "email": row.email,
-        "source": Customer.Source.TICKET_AGENT,
-        "source_detail": run.agent[:100],
-        "kind": Customer.Kind.CUSTOMER,
-        "relationship_started_on": row.purchased_on,
-        "last_activity_at": now,
-        "public_id": uuid.uuid4(),
+def _new_person(row: Row, run, *, now) -> Customer:
+    return Customer(
+        email=row.email,
+        source=Customer.Source.TICKET_AGENT,
+        source_detail=run.agent[:100],
+        kind=Customer.Kind.CUSTOMER,
+        relationship_started_on=row.purchased_on,
+        last_activity_at=now,
         **row.fields,
-    }
+    )
 
 
-def _create_people(people: dict[str, dict]) -> dict[str, tuple[int, uuid.UUID]]:
-    """One INSERT for the batch; returns {email: (pk, public_id)} of those it created. If a
-    person was created meanwhile by someone else (a signup at the same moment), fall back to one
-    at a time for this batch, leaving that one for the caller to match instead."""
-    if not people:
-        return {}
-    now = timezone.now()
-    try:
-        with transaction.atomic():
-            pks = _insert(Customer, list(people.values()), now=now, key="public_id")
-    except IntegrityError:
-        created = {}
-        for email, values in people.items():
-            try:
-                with transaction.atomic():
-                    person = Customer(**values, created_at=now, updated_at=now)
-                    person.save(force_insert=True)
-                    created[email] = (person.pk, person.public_id)
-            except IntegrityError:
-                pass  # the caller matches this one to the person created meanwhile
-        return created
-    return {
-        email: (pk, values["public_id"])
-        for (email, values), pk in zip(people.items(), pks, strict=True)
-    }
+def _already_registered(error: ValidationError) -> bool:
+    return any(e.code == "duplicate_email" for e in error.error_dict.get("email", []))
+
+
+# The file's name for a customer's field, where the two differ.
+COLUMN_OF_FIELD = {"preferred_language": "language"}
+
+
+def _reason(error: ValidationError) -> tuple[str, str]:
+    """The column and the reason to report for a person the customers service refused: its first
+    field in error (the model's order of fields, which is the file's)."""
+    field, field_errors = next(iter(error.error_dict.items()))
+    column = COLUMN_OF_FIELD.get(field, field)
+    if any(e.code == "max_length" for e in field_errors):
+        return column, Reason.TOO_LONG
+    if field == "email":
+        return column, Reason.BAD_EMAIL
+    if field == "phone":
+        return column, Reason.BAD_PHONE
+    return column, Reason.INVALID
 
 
 def _book(run, rows: list[Row], people: dict[str, int], agent: str, *, now) -> None:
     """An order (the accounting record), its payment and the subscription for every row."""
-    rows = [row for row in rows if row.email in people]
     # What depends only on the date is computed once per date.
     days = {row.purchased_on for row in rows}
     year_end = {day: accounting.financial_year_end(day) for day in days}
     noon = {day: timezone.make_aware(datetime.combine(day, time(12))) for day in days}
-    country = settings.HOUSE_COUNTRY
-    order_ids = _insert(
-        Order,
-        [
-            {
-                "reference": f"{agent}:{row.order_id}",
-                "customer_id": people[row.email],
-                # Two names of 150 make 301 characters: the record keeps the first 300.
-                "buyer_name": f"{row.fields['first_name']} {row.fields['last_name']}".strip()[:300],
-                "buyer_address": ", ".join(
-                    part
-                    for part in (
-                        row.fields["street_address"],
-                        f"{row.fields['postal_code']} {row.fields['city']}".strip(),
-                        row.fields["country"],
-                    )
-                    if part
-                ),
-                "description": order_description(row.series, row.seats),
-                "amount": row.amount,
-                "currency": row.currency,
-                "ordered_on": row.purchased_on,
-                "channel": Order.Channel.TICKET_AGENT,
-                "country": country,
-                "financial_year_ends_on": year_end[row.purchased_on],
-            }
-            for row in rows
-        ],
-        now=now,
-        key="reference",
-    )
-    _insert(
-        Payment,
-        [
-            {
-                "order_id": order_id,
-                "method": Payment.Method.TICKET_AGENT,
-                "amount": row.amount,
-                "currency": row.currency,
-                "paid_on": row.purchased_on,
-                "financial_year_ends_on": year_end[row.purchased_on],
-                "reference": run.agent[:64],
-            }
-            for row, order_id in zip(rows, order_ids, strict=True)
-            if row.amount > 0
-        ],
-        now=now,
-    )
-    _insert(
-        SeasonSubscription,
-        [
-            {
-                "reference": new_reference(),
-                "customer_id": people[row.email],
-                "series_id": row.series.pk,
-                "seats": row.seats,
-                "price": row.amount,
-                "currency": row.currency,
-                "channel": Order.Channel.TICKET_AGENT,
-                "booked_at": noon[row.purchased_on],
-                "ends_on": row.series.season.ends_on,
-                "order_id": order_id,
-                # The agent told the person about the booking; the house has nothing to confirm.
-                "confirmation_sent_at": now,
-            }
-            for row, order_id in zip(rows, order_ids, strict=True)
-        ],
-        now=now,
-    )
-
-
-def _start_relationships(pks: set[int], *, on: date) -> None:
-    """Known people who bought through the agent become (or stay) customers: one UPDATE."""
-    if pks:
-        Customer.objects.filter(pk__in=pks).update(
-            kind=Customer.Kind.CUSTOMER,
-            # An ongoing relationship keeps its start; a new one (or a lead's first) starts now.
-            relationship_started_on=Case(
-                When(
-                    relationship_ended_on__isnull=True,
-                    kind=Customer.Kind.CUSTOMER,
-                    then=Coalesce(F("relationship_started_on"), Value(on)),
-                ),
-                default=Value(on),
+    orders = [
+        Order(
+            reference=f"{agent}:{row.order_id}",
+            customer_id=people[row.email],
+            # Two names of 150 make 301 characters: the record keeps the first 300.
+            buyer_name=f"{row.fields['first_name']} {row.fields['last_name']}".strip()[:300],
+            buyer_address=", ".join(
+                part
+                for part in (
+                    row.fields["street_address"],
+                    f"{row.fields['postal_code']} {row.fields['city']}".strip(),
+                    row.fields["country"],
+                )
+                if part
             ),
-            relationship_ended_on=None,
-            last_activity_at=timezone.now(),
+            description=order_description(row.series, row.seats),
+            amount=row.amount,
+            currency=row.currency,
+            ordered_on=row.purchased_on,
+            channel=Order.Channel.TICKET_AGENT,
+            financial_year_ends_on=year_end[row.purchased_on],
         )
-
-
-def _audit_created(people: dict[str, tuple[int, uuid.UUID]], run) -> None:
-    """The audit entries customer_create would write, in one INSERT."""
-    purpose = untranslated(purpose_of(run.uploaded_by))
-    detail = {"source": Customer.Source.TICKET_AGENT.value, "import": str(run.public_id)}
-    _insert(
-        AuditEntry,
+        for row in rows
+    ]
+    copy_insert(orders, key="reference")
+    copy_insert(
         [
-            {
-                "action": "customer.created",
-                "actor_id": run.uploaded_by_id,
-                "target_type": Customer._meta.label_lower,
-                "target_id": public_id,
-                "purpose": purpose,
-                "detail": detail,
-            }
-            for _pk, public_id in people.values()
-        ],
-        now=timezone.now(),
+            Payment(
+                order=order,
+                method=Payment.Method.TICKET_AGENT,
+                amount=row.amount,
+                currency=row.currency,
+                paid_on=row.purchased_on,
+                financial_year_ends_on=year_end[row.purchased_on],
+                reference=run.agent[:64],
+            )
+            for row, order in zip(rows, orders, strict=True)
+            if row.amount > 0
+        ]
+    )
+    copy_insert(
+        [
+            SeasonSubscription(
+                reference=new_reference(),
+                customer_id=people[row.email],
+                series=row.series,
+                seats=row.seats,
+                price=row.amount,
+                currency=row.currency,
+                channel=Order.Channel.TICKET_AGENT,
+                booked_at=noon[row.purchased_on],
+                ends_on=row.series.season.ends_on,
+                order=order,
+                # The agent told the person about the booking; the house has nothing to confirm.
+                confirmation_sent_at=now,
+            )
+            for row, order in zip(rows, orders, strict=True)
+        ]
     )
 
 

@@ -429,6 +429,7 @@ class ImportRowError(models.Model):
             _("The address is on the suppression list (erased or objected): not imported"),
         )
         RESTRICTED = "restricted", _("The person's processing is restricted: not changed")
+        INVALID = "invalid", _("The person's details are not valid")
 
     run = models.ForeignKey(
         TicketAgentImport, on_delete=models.CASCADE, related_name="errors", verbose_name=_("import")

@@ -1,6 +1,9 @@
 """The database deletes as the models say: every foreign key of the project's apps carries its
-field's on_delete (CASCADE, SET NULL) on PostgreSQL, and a constraint put back to NO ACTION, as
-Django re-creates one when a field changes, is set right by the next sync."""
+field's on_delete (CASCADE, SET NULL) on PostgreSQL, given by the apps' migrations through
+`concerthouse.migration_operations.AlterForeignKeyOnDelete`.
+
+The first test is the guard for later migrations: a new foreign key, or one Django re-creates as NO
+ACTION when a field changes, fails it until its migration adds the operation."""
 
 from datetime import date
 from decimal import Decimal
@@ -8,9 +11,11 @@ from decimal import Decimal
 import pytest
 from django.apps import apps
 from django.conf import settings
-from django.db import connection, models
+from django.core.management import call_command
+from django.db import connection, migrations, models
+from django.db.migrations.loader import MigrationLoader
 
-from concerthouse.foreign_keys import on_delete_sync
+from concerthouse.migration_operations import AlterForeignKeyOnDelete
 from consent.models import Channel, Consent, ConsentEvent
 from consent.selectors import notice_current
 from consent.services import consent_give
@@ -18,14 +23,12 @@ from customers.models import Customer
 from subscriptions.models import Order
 from tests.factories import CustomerFactory
 
-pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
-
 # pg_constraint.confdeltype
 NO_ACTION, CASCADE, SET_NULL = "a", "c", "n"
 
 
-@pytest.fixture(autouse=True)
-def _postgresql():
+@pytest.fixture
+def postgresql():
     if connection.vendor != "postgresql":
         pytest.skip("needs a server database with concurrent connections (PostgreSQL)")
 
@@ -60,11 +63,39 @@ def declared() -> dict[tuple[str, str], str]:
     return found
 
 
-def test_every_foreign_key_of_the_project_deletes_in_the_database_as_its_model_says():
-    wanted = declared()
+def out_of_step() -> dict[tuple[str, str], tuple[str | None, str]]:
+    """(table, column) -> (in the database, declared), for every foreign key that differs."""
     in_database = constraints()
-    assert wanted  # the project's models were found
-    assert {key: in_database.get(key) for key in wanted} == wanted
+    return {
+        key: (in_database.get(key), wanted)
+        for key, wanted in declared().items()
+        if in_database.get(key) != wanted
+    }
+
+
+def migrate(*operations, backwards=False):
+    """Apply (or reverse) `operations` of the consent app, as a migration of it would, on top of
+    the project's migrated state."""
+    migration = migrations.Migration("test", "consent")
+    migration.operations = list(operations)
+    state = MigrationLoader(connection).project_state()
+    with connection.schema_editor() as editor:
+        if backwards:
+            migration.unapply(state, editor)
+        else:
+            migration.apply(state, editor)
+
+
+CONSENT_CUSTOMER = (Consent._meta.db_table, "customer_id")
+
+
+@pytest.mark.django_db
+@pytest.mark.postgres
+def test_every_foreign_key_of_the_project_deletes_in_the_database_as_its_model_says(postgresql):
+    assert declared()  # the project's models were found
+    # A key listed here needs AlterForeignKeyOnDelete in the migration that made or changed it.
+    assert out_of_step() == {}
+    in_database = constraints()
     # The person is the table a purge deletes from: everything pointing at it is among them.
     assert in_database[(ConsentEvent._meta.db_table, "customer_id")] == CASCADE
     assert in_database[(Order._meta.db_table, "customer_id")] == SET_NULL
@@ -72,48 +103,55 @@ def test_every_foreign_key_of_the_project_deletes_in_the_database_as_its_model_s
     assert in_database[("auth_user_groups", "user_id")] == NO_ACTION
 
 
-def test_a_constraint_recreated_as_no_action_is_set_right_by_the_next_sync():
-    table = Consent._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT conname FROM pg_constraint
-            WHERE conrelid = %s::regclass AND contype = 'f' AND confrelid = %s::regclass
-            """,
-            [table, Customer._meta.db_table],
-        )
-        (name,) = cursor.fetchone()
-        # What Django's schema editor creates when it rebuilds a foreign key.
-        cursor.execute(
-            f'ALTER TABLE "{table}" DROP CONSTRAINT "{name}", ADD CONSTRAINT "{name}" '
-            f'FOREIGN KEY (customer_id) REFERENCES "{Customer._meta.db_table}" (id) '
-            "DEFERRABLE INITIALLY DEFERRED"
-        )
-    assert constraints()[(table, "customer_id")] == NO_ACTION
+@pytest.mark.django_db
+@pytest.mark.postgres
+def test_the_operation_reversed_gives_back_no_action_and_forwards_the_model_s_action(postgresql):
+    operation = AlterForeignKeyOnDelete("consent", "customer")
 
-    assert on_delete_sync() == 1
+    migrate(operation, backwards=True)
+    assert constraints()[CONSENT_CUSTOMER] == NO_ACTION
 
-    assert constraints()[(table, "customer_id")] == CASCADE
-    assert {key: constraints().get(key) for key in declared()} == declared()
-    assert on_delete_sync() == 0  # nothing left to change
+    migrate(operation)
+    assert constraints()[CONSENT_CUSTOMER] == CASCADE
+    assert out_of_step() == {}
 
 
-def test_a_field_changed_to_protect_gets_no_action_back(monkeypatch):
-    """Django runs no SQL when only on_delete changes: the sync is what puts the database in
-    step, both ways."""
-    table = Consent._meta.db_table
-    field = Consent._meta.get_field("customer")
-    monkeypatch.setattr(field.remote_field, "on_delete", models.PROTECT)
+@pytest.mark.django_db
+@pytest.mark.postgres
+def test_a_foreign_key_changed_to_protect_gets_no_action_and_back_to_cascade(postgresql):
+    """Django runs no SQL when only on_delete changes: the operation, in the same migration as
+    the AlterField, is what puts the database in step, both ways."""
 
-    assert on_delete_sync() == 1
-    assert constraints()[(table, "customer_id")] == NO_ACTION
+    def customer_key(on_delete):
+        return models.ForeignKey("customers.Customer", on_delete=on_delete, related_name="consents")
 
-    monkeypatch.undo()
-    assert on_delete_sync() == 1
-    assert constraints()[(table, "customer_id")] == CASCADE
+    migrate(
+        migrations.AlterField("consent", "customer", customer_key(models.PROTECT)),
+        AlterForeignKeyOnDelete("consent", "customer"),
+    )
+    assert constraints()[CONSENT_CUSTOMER] == NO_ACTION
+
+    migrate(
+        migrations.AlterField("consent", "customer", customer_key(models.CASCADE)),
+        AlterForeignKeyOnDelete("consent", "customer"),
+    )
+    assert constraints()[CONSENT_CUSTOMER] == CASCADE
 
 
-def test_the_database_itself_carries_out_on_delete_for_a_row_the_orm_did_not_reach(news):
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.postgres
+def test_the_constraints_survive_a_flush_with_nothing_to_put_them_right(postgresql):
+    # What runs between transactional tests; no hook rewrites constraints after it.
+    call_command("flush", interactive=False, verbosity=0)
+
+    assert out_of_step() == {}
+
+
+@pytest.mark.django_db
+@pytest.mark.postgres
+def test_the_database_itself_carries_out_on_delete_for_a_row_the_orm_did_not_reach(
+    postgresql, news
+):
     person = CustomerFactory(email="ase.odegard@example.no", first_name="Åse")
     notice = notice_current(purpose=news, language="nb")
     consent_give(customer=person, purpose=news, notice=notice, channel=Channel.WEB_SIGNUP)

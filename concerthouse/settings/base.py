@@ -34,7 +34,8 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 # names the user.
 PRIVACY_PERSON_MODEL = "customers.Customer"
 
-# The project's own apps (their app labels): what concerthouse.foreign_keys looks after.
+# The project's own apps (their app labels): whose foreign keys carry their on_delete in the
+# database (concerthouse/migration_operations.py, checked by tests/test_foreign_keys.py).
 PROJECT_APPS = [
     "customers",
     "consent",

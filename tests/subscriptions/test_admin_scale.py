@@ -74,7 +74,7 @@ def test_the_counter_finds_a_booking_reference_without_a_join(bookings, box_offi
     client = client_for(box_office)
     marta = bookings[0]
     with CaptureQueriesContext(connection) as queries:
-        response = client.get(reverse("admin:subscriptions_counter"), {"q": marta.reference})
+        response = client.get(reverse("counter:search"), {"q": marta.reference})
     assert [person.pk for person in response.context["people"]] == [marta.customer_id]
     people = [q["sql"] for q in queries.captured_queries if 'FROM "customers_customer"' in q["sql"]]
     assert people and not any("JOIN" in sql for sql in people)

@@ -1,4 +1,4 @@
-"""The box office counter in the admin: find a person, book with the payment taken, record seating
+"""The box office counter (a staff tool in the admin's look): find a person, book with the payment taken, record seating
 needs with the consent given there, cancel with a refund; and the relationship dates."""
 
 import uuid
@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -24,9 +25,9 @@ from tests.factories import CustomerFactory
 
 from .conftest import buyer, committed
 
-COUNTER = "admin:subscriptions_counter"
-BOOK = "admin:subscriptions_counter_book"
-CANCEL = "admin:subscriptions_cancel"
+COUNTER = "counter:search"
+BOOK = "counter:book"
+CANCEL = "counter:cancel"
 
 
 def counter_post(series, *, key=None, **changes) -> dict:
@@ -352,7 +353,7 @@ def test_only_box_office_and_the_dpo_use_the_counter(client_for, request, role, 
         reverse(COUNTER) + "?q=Ångström",
         reverse(BOOK),
         reverse(CANCEL, args=[paid.pk]),
-        reverse("admin:subscriptions_seating", args=[paid.customer_id]),
+        reverse("counter:seating", args=[paid.customer_id]),
     ):
         assert client.get(url).status_code == 403, url
     assert client.post(reverse(BOOK), counter_post(thursdays)).status_code == 403
@@ -386,6 +387,30 @@ def test_a_counter_booking_without_an_actor_is_refused(thursdays):
     with pytest.raises(PermissionDenied):
         services.subscription_book(series=thursdays, seats=1, buyer=buyer(), channel="box_office")
     assert not Customer.objects.exists()
+
+
+def test_a_session_without_the_second_factor_is_sent_to_the_staff_login(box_office, thursdays):
+    client = Client()
+    client.force_login(box_office)  # the password only: no authenticator code in this session
+
+    for response in (
+        client.get(reverse(COUNTER), {"q": "Ångström"}),
+        client.post(reverse(BOOK), counter_post(thursdays)),
+    ):
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("admin:login"))
+    assert not Customer.objects.exists() and not Order.objects.exists()
+
+
+def test_box_office_goes_from_the_subscription_list_to_the_counter_and_back(counter, marta):
+    changelist = reverse("admin:subscriptions_seasonsubscription_changelist")
+    assert reverse(COUNTER) in counter.get(changelist).content.decode()
+
+    html = search(counter, "Ångström").content.decode()
+
+    assert f'href="{changelist}"' in html  # the breadcrumbs lead back to the admin's pages
+    change = reverse("admin:subscriptions_seasonsubscription_change", args=[marta.pk])
+    assert f'href="{change}"' in html
 
 
 def test_the_dpo_may_use_the_counter(client_for, dpo, paid):
@@ -486,7 +511,7 @@ def test_the_counter_books_for_the_person_found_even_if_the_email_is_corrected(
 ):
     person = CustomerFactory(email="asa.ostlund@example.se", first_name="Åsa", last_name="Östlund")
     client = client_for(box_office)
-    page = client.get(reverse("admin:subscriptions_counter_book") + f"?customer={person.pk}")
+    page = client.get(reverse("counter:book") + f"?customer={person.pk}")
     form = page.context["form"]
     data = {
         **{name: value for name, value in form.initial.items() if value},
@@ -502,7 +527,7 @@ def test_the_counter_books_for_the_person_found_even_if_the_email_is_corrected(
         "booking_key": str(uuid.uuid4()),
     }
     with committed():
-        response = client.post(reverse("admin:subscriptions_counter_book"), data)
+        response = client.post(reverse("counter:book"), data)
     assert response.status_code == 302, response.context["form"].errors
     assert Customer.objects.count() == 1
     assert SeasonSubscription.objects.get().customer == person

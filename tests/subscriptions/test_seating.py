@@ -187,7 +187,7 @@ def test_at_the_counter_the_consent_is_recorded_with_the_counter_channel(
     person = CustomerFactory(email="ase.odegard@example.no", first_name="Åse", country="NO")
     notice = notice_current(purpose=accessibility(), language="en")
     client = client_for(box_office)
-    url = reverse("admin:subscriptions_seating", args=[person.pk])
+    url = reverse("counter:seating", args=[person.pk])
     refused = client.post(url, {"record": "1", "season": season.pk, "seating_needs": ["step_free"]})
     assert refused.status_code == 200
     assert "seating_consent" in refused.context["form"].errors
@@ -265,7 +265,7 @@ def test_withdrawing_the_consent_deletes_every_seating_need(with_needs, box_offi
 def test_the_counter_page_withdraws_the_consent_and_deletes_the_needs(
     client_for, box_office, with_needs
 ):
-    url = reverse("admin:subscriptions_seating", args=[with_needs.customer_id])
+    url = reverse("counter:seating", args=[with_needs.customer_id])
     response = client_for(box_office).post(url, {"withdraw": "1"})
     assert response.status_code == 302
     assert not SeatingNeed.objects.exists()
@@ -275,7 +275,7 @@ def test_the_counter_page_records_needs_only_with_the_consent_box(
     client_for, box_office, season, seating_notice
 ):
     person = CustomerFactory(email="Ase.Odegard@Example.no", first_name="Åse")
-    url = reverse("admin:subscriptions_seating", args=[person.pk])
+    url = reverse("counter:seating", args=[person.pk])
     client = client_for(box_office)
     refused = client.post(url, {"record": "1", "season": season.pk, "seating_needs": ["aisle"]})
     assert refused.status_code == 200 and refused.context["form"].errors["seating_consent"]
@@ -362,12 +362,12 @@ def test_marketing_sees_seating_needs_nowhere_in_the_admin(client_for, marketing
     for url in (
         reverse("admin:subscriptions_seatingneed_changelist"),
         reverse("admin:subscriptions_seatingneed_change", args=[need.pk]),
-        reverse("admin:subscriptions_counter") + "?q=marta.angstrom@example.se",
-        reverse("admin:subscriptions_seating", args=[person.pk]),
+        reverse("counter:search") + "?q=marta.angstrom@example.se",
+        reverse("counter:seating", args=[person.pk]),
     ):
         assert client.get(url).status_code == 403, url
     assert client.post(
-        reverse("admin:subscriptions_seating", args=[person.pk]), {"withdraw": "1"}
+        reverse("counter:seating", args=[person.pk]), {"withdraw": "1"}
     ).status_code == (403)
     assert SeatingNeed.objects.exists()
     for url in (
@@ -391,12 +391,7 @@ def test_marketing_sees_seating_needs_nowhere_in_the_admin(client_for, marketing
 def test_finance_does_not_see_seating_needs_either(client_for, finance, with_needs):
     client = client_for(finance)
     assert client.get(reverse("admin:subscriptions_seatingneed_changelist")).status_code == 403
-    assert (
-        client.get(
-            reverse("admin:subscriptions_seating", args=[with_needs.customer_id])
-        ).status_code
-        == 403
-    )
+    assert client.get(reverse("counter:seating", args=[with_needs.customer_id])).status_code == 403
     assert "Seating needs" not in client.get(reverse("admin:index")).content.decode()
 
 
@@ -410,14 +405,14 @@ def test_box_office_and_the_dpo_see_seating_needs_and_each_look_is_audited(
     assert "Seating needs" in client.get(reverse("admin:index")).content.decode()
     listing = client.get(reverse("admin:subscriptions_seatingneed_changelist"))
     assert listing.status_code == 200 and WHEELCHAIR in listing.content.decode()
-    page = client.get(reverse("admin:subscriptions_seating", args=[person.pk]))
+    page = client.get(reverse("counter:seating", args=[person.pk]))
     assert page.status_code == 200
     assert WHEELCHAIR in page.content.decode() and COMPANION in page.content.decode()
     assert "no-store" in page["Cache-Control"]
     entry = AuditEntry.objects.get(action="subscription.seating_needs_viewed")
     assert entry.actor == user
-    counter = client.get(reverse("admin:subscriptions_counter") + "?q=Ångström")
-    assert reverse("admin:subscriptions_seating", args=[person.pk]) in counter.content.decode()
+    counter = client.get(reverse("counter:search") + "?q=Ångström")
+    assert reverse("counter:seating", args=[person.pk]) in counter.content.decode()
     # The records themselves are changed only through the counter page, with consent.
     need = SeatingNeed.objects.get()
     change = reverse("admin:subscriptions_seatingneed_change", args=[need.pk])
