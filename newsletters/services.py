@@ -16,7 +16,6 @@ from django.utils.translation import gettext_lazy as _
 
 from concerthouse.audit import audit_record
 from concerthouse.encryption import blind_index
-from concerthouse.inserts import insert_row
 from concerthouse.queue import enqueue_coalesced_on_commit, enqueue_on_commit
 from consent.models import (
     EMAIL_KINDS,
@@ -162,7 +161,7 @@ def signup_receive(
     first_name: str = "",
     last_name: str = "",
 ) -> None:
-    """What the public signup form does with a valid submission: store it as sent, in one INSERT,
+    """What the public signup form does with a valid submission: store it as sent, in one row,
     and have it recorded (`newsletter_signup`) within seconds by a task.
 
     `notice_ids` are the notice versions whose boxes were ticked, as the form checked them; the
@@ -173,8 +172,7 @@ def signup_receive(
     """
     if not notice_ids:
         raise ValidationError({"notices": [_("Choose at least one newsletter.")]})
-    insert_row(
-        SignupIntake,
+    SignupIntake.objects.create(
         email=validators.normalise_email(email),
         language=language,
         first_name=first_name,
