@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy as _
 
 from concerthouse.admin import IndexedValuesFilter, LargeTableAdmin, ReadOnlyAdmin, YearFilter
 from concerthouse.audit import audit_record
+from concerthouse.email_address import normalise_email
 from consent.models import Channel
 from customers import validators
 from customers.models import Customer
@@ -392,7 +393,7 @@ def find_people(query: str, *, limit: int = 20) -> list[Customer]:
     )
     exact = Q(pk__in=list(booked))
     with contextlib.suppress(ValidationError):
-        exact |= Q(email__lower=validators.normalise_email(query))
+        exact |= Q(email=normalise_email(query))
     with contextlib.suppress(ValidationError):
         exact |= Q(phone=validators.normalise_phone(query, country=Customer.Country.SWEDEN))
     with contextlib.suppress(ValueError):

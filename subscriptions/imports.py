@@ -36,6 +36,7 @@ from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 
 from concerthouse.audit import untranslated
+from concerthouse.email_address import normalise_email
 from concerthouse.models import AuditEntry
 from concerthouse.queue import enqueue_on_commit
 from concerthouse.roles import purpose_of
@@ -192,7 +193,7 @@ def _parse(number: int, values: list[str], columns: dict, series_by_code: dict):
         if len(raw[name]) > limit:
             return name, Reason.TOO_LONG
     try:
-        email = validators.normalise_email(raw["email"])
+        email = normalise_email(raw["email"])
     except ValidationError:
         return "email", Reason.BAD_EMAIL
     if len(email) > MAX_LENGTH["email"]:  # lower-casing can lengthen a few letters
@@ -401,7 +402,7 @@ def _import_batch(run, batch, columns, series_by_code) -> None:
     if len(people) < len(known) + len(new_people):
         # Some were created by someone else at the same moment: match them instead.
         missing = set(new_people) - set(people)
-        people.update(Customer.objects.filter(email__lower__in=missing).values_list("email", "pk"))
+        people.update(Customer.objects.filter(email__in=missing).values_list("email", "pk"))
     created_pks = {pk for pk, _public_id in created.values()}
     matched = {people[row.email] for row in accepted if row.email in people} - created_pks
     _book(run, accepted, people, agent, now=now)
@@ -425,7 +426,7 @@ def _import_batch(run, batch, columns, series_by_code) -> None:
 def _known_people(emails: set[str]) -> dict[str, tuple[int, bool]]:
     """{email: (pk, restricted)} of the people the register already holds."""
     if connection.vendor != "postgresql":
-        people = Customer.objects.filter(email__lower__in=emails)
+        people = Customer.objects.filter(email__in=emails)
         return {
             email: (pk, restricted_at is not None)
             for pk, email, restricted_at in people.values_list("pk", "email", "restricted_at")
@@ -437,7 +438,7 @@ def _known_people(emails: set[str]) -> dict[str, tuple[int, bool]]:
     sql = (
         "SELECT c.id, c.email, c.restricted_at IS NOT NULL"  # noqa: S608 (a name from the model)
         " FROM unnest(%s::text[]) AS wanted(email) CROSS JOIN LATERAL ("
-        f"  SELECT id, email, restricted_at FROM {table} WHERE lower(email) = wanted.email LIMIT 1"
+        f"  SELECT id, email, restricted_at FROM {table} WHERE email = wanted.email LIMIT 1"
         " ) AS c"
     )
     with connection.cursor() as cursor:

@@ -30,6 +30,7 @@ from django.test import TestCase, override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from concerthouse.email_address import normalise_email
 from concerthouse.models import AuditEntry
 from concerthouse.personal_data_map import (
     Erasure,
@@ -47,7 +48,6 @@ from customers.services import (
     customer_restrict,
     customer_start_relationship,
 )
-from customers.validators import normalise_email
 from newsletters.campaigns import campaign_prepare_deliveries
 from newsletters.models import Campaign, Delivery, Signup, SignupIntake, Suppression
 from newsletters.services import (
