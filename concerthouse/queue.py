@@ -37,9 +37,9 @@ def enqueue_coalesced_on_commit(task, *, seconds: float) -> None:
     busy public form inserts): a broker message every `seconds` instead of one per request. The
     run queued is marked in the cache under the task's name, for `seconds`: with a shared cache
     (Redis in production) one message for every web process together, with a per-process cache
-    one per process. Eager tasks (no broker) run at once, so they are never coalesced. A lost
-    run, one started early by a worker whose clock runs ahead, or one not marked because the cache
-    was down, is caught up by the task's periodic sweep.
+    one per process. Eager tasks (no broker) run at once, so they are never coalesced. A lost run,
+    or one started early by a worker whose clock runs ahead, is caught up by the task's periodic
+    sweep.
     """
 
     def send():

@@ -1032,7 +1032,7 @@ def test_a_postgresql_integrity_error_is_logged_without_the_values_it_quotes(
     def duplicate(**kwargs):
         Customer.objects.create(email="ase.odegard@example.no", source="web_signup")
         with transaction.atomic():
-            Customer.objects.create(email="Ase.Odegard@example.no", source="web_signup")
+            Customer.objects.create(email="ase.odegard@example.no", source="web_signup")
 
     monkeypatch.setattr(newsletter_services, "signup_receive", duplicate)
     form = forms["signup"]
