@@ -383,6 +383,6 @@ def preference_link_request(*, email: str, language: str) -> None:
     that the page (and its timing) is the same for a known and an unknown address."""
     from .tasks import send_preference_link_task
 
-    customer = Customer.objects.with_email(email).only("pk").first()
+    customer = Customer.objects.with_email(normalise_email(email)).only("pk").first()
     if customer is not None:
         enqueue_on_commit(send_preference_link_task, customer.pk, language)
