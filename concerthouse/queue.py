@@ -1,9 +1,8 @@
 """Handing work to Celery without ever losing what the person sent."""
 
 import logging
-import threading
-import time
 
+from django.core.cache import cache
 from django.db import transaction
 
 from .celery import app as celery_app
@@ -29,39 +28,38 @@ def enqueue_on_commit(task, *args) -> None:
     transaction.on_commit(send)
 
 
-# Until when each process's last queued run of each coalesced task is still to start:
-# time.monotonic() by the task object's id. Not by its name: a @shared_task is a proxy that looks
-# the task up in the app on every attribute read, about 20 µs each, which on the path of every
-# public signup was 5% of the POST's CPU.
-_coalesced_until: dict[int, float] = {}
-_coalesced_lock = threading.Lock()
-
-
 def enqueue_coalesced_on_commit(task, *, seconds: float) -> None:
-    """Queue `task()` once the current transaction commits, to start `seconds` later, unless this
-    process queued it less than `seconds` before that commit: that run has not started yet, so it
-    will find in the database what this transaction wrote.
+    """Queue `task()` once the current transaction commits, to start `seconds` later, unless a run
+    was queued less than `seconds` before that commit: that run has not started yet, so it will
+    find in the database what this transaction wrote.
 
     For a task that takes no arguments and finds its work in the database (a batch over the rows a
-    busy public form inserts): a broker message every `seconds` per process instead of one per
-    request. Eager tasks (no broker) run at once, so they are never coalesced. A lost run, or one
-    started early by a worker whose clock runs ahead, is caught up by the task's periodic sweep.
+    busy public form inserts): a broker message every `seconds` instead of one per request. The
+    run queued is marked in the cache under the task's name, for `seconds`: with a shared cache
+    (Redis in production) one message for every web process together, with a per-process cache
+    one per process. Eager tasks (no broker) run at once, so they are never coalesced. A lost run,
+    or one started early by a worker whose clock runs ahead, is caught up by the task's periodic
+    sweep.
     """
 
     def send():
-        now = time.monotonic()
-        with _coalesced_lock:
-            # Checked before Celery's configuration, whose every read costs 20 µs: only a run sent
-            # to a broker is ever recorded, and a process does not switch between the two (the
-            # tests that do start from an empty record: the broker_down fixture).
-            if now < _coalesced_until.get(id(task), now):
-                return
-            eager = celery_app.conf.task_always_eager
-            if not eager:
-                _coalesced_until[id(task)] = now + seconds
+        eager = celery_app.conf.task_always_eager
+        if not eager and not _mark_queued(task.name, seconds):
+            return
         try:
             task.apply_async(countdown=None if eager else seconds)
         except Exception:
             logger.warning("could not queue %s; its periodic sweep will catch up", task.name)
 
     transaction.on_commit(send)
+
+
+def _mark_queued(name: str, seconds: float) -> bool:
+    """Whether this caller is to queue the run: the first to mark it within `seconds`."""
+    try:
+        return cache.add(f"queue:coalesced:{name}", True, timeout=seconds)
+    except Exception:
+        # A cache that is down must not keep the task from being queued: one run per commit
+        # until it is back.
+        logger.warning("could not mark %s as queued; queueing it anyway", name)
+        return True

@@ -2,29 +2,34 @@
 
 With several web processes the cache must be shared (CACHE_URL=redis://...), or each process
 counts on its own. Keys are keyed hashes (the blind-index key): no address or IP reaches the cache
-in clear, and a plain hash of an IPv4 address could be reversed by trying them all.
+in clear, and a plain hash of an IPv4 address could be reversed by trying them all. The window's
+number is part of the key, so a key never needs resetting; its expiry only clears it away.
 
-The counts of a check are one cache round trip on Redis (an INCR and an EXPIRE for each, sent
-together), whose answers are read only when needed (`Counting`): they are on the path of every
-public form's POST. The window's number is part of the key, so a key never needs resetting; its
-expiry only clears it away.
+On Redis (django-redis) the attempts of one check are counted in one pipeline, an INCR and an
+EXPIRE for each: a form's POST counts its client and its address in one round trip. On any other
+cache (locmem in tests and on a laptop) they are counted with the cache's own `add` and `incr`.
+A cache that is down lets the attempt through, with a warning in the log: it degrades the limit,
+never loses a submission.
 """
 
-import contextlib
-import functools
 import ipaddress
+import logging
 import time
 from dataclasses import dataclass
 
-import redis
 from django.conf import settings
 from django.core.cache import caches
-from django.core.cache.backends.redis import RedisCache
+from django_redis import get_redis_connection
+from django_redis.cache import RedisCache
+from redis.exceptions import RedisError
 
 from .encryption import blind_index
 
 HOUR = 3600
 DAY = 24 * HOUR
+CACHE_ALIAS = "default"
+
+logger = logging.getLogger(__name__)
 
 
 def client_ip(request) -> str:
@@ -76,51 +81,18 @@ class Attempt:
         return f"ratelimit:{digest}:{window}"
 
 
-class Counting:
-    """Attempts being counted. On Redis the counts are written when it is made and their answers
-    read by `allowed()`: what the request does in between (its form's validation) runs while Redis
-    answers, rather than the process sleeping on the round trip and being woken again for the
-    answer. Measured under load on the signup, that sleep cost 6 to 7% of the POST's throughput, of
-    the 17% that counting in Redis cost it in all. Other caches count at once."""
-
-    def __init__(self, *attempts: Attempt):
-        now = time.time()
-        self.attempts = attempts
-        self._cache = caches["default"]  # the backend: `django.core.cache.cache` is only a proxy
-        self._keys = [attempt.cache_key(now) for attempt in attempts]
-        windows = [attempt.window_seconds for attempt in attempts]
-        if isinstance(self._cache, RedisCache):
-            # The keys are hex digests, valid for every backend: made, not checked.
-            self._keys = [self._cache.make_key(key) for key in self._keys]
-            commands = b"".join(map(_incr_expire, self._keys, windows))
-            self._sent = _Sent(self._cache, commands, answers=2 * len(attempts))
-            self._counts = None
-        else:
-            self._counts = list(map(functools.partial(_count, self._cache), self._keys, windows))
-
-    def allowed(self) -> tuple[bool, ...]:
-        """For each attempt, whether it is still within its limit."""
-        if self._counts is None:
-            self._counts = self._sent.answers()[::2]  # INCR's answers: EXPIRE's come between
-        return tuple(count <= a.limit for count, a in zip(self._counts, self.attempts, strict=True))
-
-    def undo(self, attempt: Attempt) -> None:
-        """Take back the count of `attempt`, one of these: it turned out not to be one."""
-        key = self._keys[self.attempts.index(attempt)]
-        if isinstance(self._cache, RedisCache):
-            # With its expiry set again: a count gone by then would otherwise come back as -1, kept
-            # for ever.
-            commands = _incr_expire(key, attempt.window_seconds, verb=b"DECR")
-            _Sent(self._cache, commands, answers=2).answers()
-        else:
-            with contextlib.suppress(ValueError):  # its window is over, its count gone with it
-                self._cache.decr(key)
-
-
 def allowed(*attempts: Attempt) -> tuple[bool, ...]:
-    """Count each attempt; for each, whether it is still within its limit. On Redis all of them
-    are counted in one round trip: a form's POST counts its client and its address together."""
-    return Counting(*attempts).allowed()
+    """Count each attempt; for each, whether it is still within its limit."""
+    now = time.time()
+    keys = [attempt.cache_key(now) for attempt in attempts]
+    try:
+        counts = _count(keys, [attempt.window_seconds for attempt in attempts])
+    except RedisError as error:
+        logger.warning(
+            "rate limits not counted, the cache is unreachable: %s", type(error).__name__
+        )
+        return tuple(True for _ in attempts)
+    return tuple(count <= a.limit for count, a in zip(counts, attempts, strict=True))
 
 
 def allow(scope: str, key: str, *, limit: int, window_seconds: int) -> bool:
@@ -128,89 +100,25 @@ def allow(scope: str, key: str, *, limit: int, window_seconds: int) -> bool:
     return allowed(Attempt(scope, key, limit, window_seconds))[0]
 
 
-def _count(cache, key: str, window_seconds: int) -> int:
+def _count(keys: list[str], windows: list[int]) -> list[int]:
+    cache = caches[CACHE_ALIAS]
+    if isinstance(cache, RedisCache):
+        # One round trip. Not a transaction (MULTI/EXEC): each key counts on its own.
+        pipeline = get_redis_connection(CACHE_ALIAS).pipeline(transaction=False)
+        for key, seconds in zip(keys, windows, strict=True):
+            key = cache.make_key(key)
+            pipeline.incr(key)
+            pipeline.expire(key, seconds)
+        return pipeline.execute()[::2]  # INCR's answers; EXPIRE's come between
+    return [_count_in(cache, key, seconds) for key, seconds in zip(keys, windows, strict=True)]
+
+
+def _count_in(cache, key: str, window_seconds: int) -> int:
+    # add() sets the window's first attempt with its expiry; incr() keeps the expiry it has.
+    if cache.add(key, 1, timeout=window_seconds):
+        return 1
     try:
         return cache.incr(key)
-    except ValueError:  # the window's first attempt
-        if cache.add(key, 1, timeout=window_seconds):
-            return 1
-        return cache.incr(key)  # another process added it in between
-
-
-# --- On Redis --------------------------------------------------------------------------------------
-def _connection(cache: RedisCache):
-    """The Redis connection the counts are written through: one of this thread's own (caches are
-    per thread), taken from the backend's pool once and kept on the backend.
-
-    The counts are on the path of every public form's POST, and measured there a redis-py client's
-    own work (taking a connection from the pool and giving it back, the retry wrapper, a pipeline
-    object) cost twice the round trip to Redis: about 130 µs of CPU against 55 µs for the same two
-    commands written to a connection held."""
-    connection = getattr(cache, "_ratelimit_connection", None)
-    if connection is None:
-        pool = cache._cache.get_client(write=True).connection_pool
-        connection = cache._ratelimit_connection = pool.get_connection()
-    return connection
-
-
-def _incr_expire(key: str, seconds: int, *, verb: bytes = b"INCR") -> bytes:
-    """INCR key (or DECR: `verb`) and EXPIRE key seconds in Redis's protocol (RESP), as redis-py
-    would pack them. Written out here: redis-py's general packing was 10 µs of the 50 µs of CPU a
-    count cost the web process."""
-    key_bytes, seconds_bytes = key.encode(), b"%d" % seconds
-    return b"*2\r\n$4\r\n%b\r\n$%d\r\n%b\r\n*3\r\n$6\r\nEXPIRE\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n" % (
-        verb,
-        len(key_bytes),
-        key_bytes,
-        len(key_bytes),
-        key_bytes,
-        len(seconds_bytes),
-        seconds_bytes,
-    )
-
-
-class _Sent:
-    """Commands written to Redis, all at once, whose answers are read when asked for.
-
-    Answers come back in the order the commands were written, on a connection this thread keeps
-    for the counts: before anything more is written to it, the answers still owed on it are read
-    and kept by whoever they belong to, so that no answer is ever taken for another's."""
-
-    def __init__(self, cache: RedisCache, commands: bytes, answers: int):
-        self._connection = _connection(cache)
-        self._commands, self._owed, self._answers = commands, answers, None
-        unread = getattr(self._connection, "_ratelimit_unread", None)
-        if unread is not None:
-            unread.answers()
-        try:
-            self._send()
-        except (redis.ConnectionError, redis.TimeoutError):
-            self._send()  # Redis restarted, or dropped the idle connection: once more, on a new one
-
-    def answers(self) -> list:
-        if self._answers is None:
-            try:
-                self._answers = self._read()
-            except (redis.ConnectionError, redis.TimeoutError):
-                # As above. Commands that reached Redis before the error are applied twice: a
-                # count counted twice errs on the side of the limit; one taken back twice (an
-                # undo) lets one more attempt through.
-                self._send()
-                self._answers = self._read()
-        return self._answers
-
-    def _send(self) -> None:
-        try:
-            self._connection.send_packed_command([self._commands])
-        except BaseException:
-            self._connection.disconnect()
-            raise
-        self._connection._ratelimit_unread = self
-
-    def _read(self) -> list:
-        self._connection._ratelimit_unread = None
-        try:
-            return [self._connection.read_response() for _ in range(self._owed)]
-        except BaseException:
-            self._connection.disconnect()  # an answer left unread would be taken for the next's
-            raise
+    except ValueError:  # expired between the two calls: this is the new window's first
+        cache.add(key, 1, timeout=window_seconds)
+        return 1

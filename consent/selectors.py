@@ -1,5 +1,3 @@
-import math
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,36 +30,16 @@ def notices_current(*, purposes, language: str) -> dict[int, NoticeVersion]:
     return result
 
 
-@dataclass(frozen=True)
-class _OfferedNotices:
-    taken_at: float  # time.monotonic()
-    kinds: dict[int, str]
-
-
-_offered_notices = _OfferedNotices(taken_at=-math.inf, kinds={})
-
-
 def notice_kinds(pks: Iterable[int]) -> dict[int, str]:
     """The kind of purpose of each of these notice versions whose purpose is still offered, by id;
     ids of any other are left out. Any version counts: the page may have been loaded before staff
-    published a newer wording, and the person consents to the one they read.
-
-    On the path of every public signup, so it is answered from this process's copy of the offered
-    notices, read again every OFFERED_NOTICES_SECONDS and at once for an id it does not hold (a
-    version just published). A purpose withdrawn from offer is thus still accepted here for up to
-    that long; whatever records the consent checks again (newsletters.services).
-    """
-    global _offered_notices
-    pks = set(pks)
-    snapshot = _offered_notices
-    stale = time.monotonic() - snapshot.taken_at >= settings.OFFERED_NOTICES_SECONDS
-    if stale or not pks <= snapshot.kinds.keys():
-        taken_at = time.monotonic()
-        kinds = dict(
-            NoticeVersion.objects.filter(purpose__is_active=True).values_list("pk", "purpose__kind")
+    published a newer wording, and the person consents to the one they read. (One query by
+    primary key; whatever records the consent checks the offer again: newsletters.services.)"""
+    return dict(
+        NoticeVersion.objects.filter(pk__in=pks, purpose__is_active=True).values_list(
+            "pk", "purpose__kind"
         )
-        snapshot = _offered_notices = _OfferedNotices(taken_at=taken_at, kinds=kinds)
-    return {pk: snapshot.kinds[pk] for pk in pks if pk in snapshot.kinds}
+    )
 
 
 def purposes_offered(*, kinds) -> QuerySet:

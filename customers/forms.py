@@ -2,6 +2,8 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from concerthouse.public_forms import EmailAddressField
+
 from . import validators
 from .models import Customer
 from .services import DUPLICATE_EMAIL, EDITABLE_FIELDS
@@ -14,9 +16,10 @@ class CustomerAdminForm(forms.ModelForm):
     class Meta:
         model = Customer
         fields = EDITABLE_FIELDS
+        field_classes = {"email": EmailAddressField}  # normalised as it is cleaned
 
     def clean_email(self):
-        email = validators.normalise_email(self.cleaned_data["email"])
+        email = self.cleaned_data["email"]
         if Customer.objects.with_email(email).exclude(pk=self.instance.pk).exists():
             raise ValidationError(DUPLICATE_EMAIL, code="duplicate_email")
         return email

@@ -3,7 +3,6 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
-from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -42,7 +41,9 @@ class CustomerQuerySet(models.QuerySet):
         return self.processable().filter(marketing_objection_at__isnull=True)
 
     def with_email(self, email: str):
-        return self.filter(email__lower=validators.normalise_email(email))
+        """The person with this address, given as it is stored: normalised where it entered
+        (`concerthouse.email_address.normalise_email`), so compared exactly, on the unique index."""
+        return self.filter(email=email)
 
     def with_national_id(self, value: str, *, country: str):
         normalised = validators.normalise_national_id(value, country=country)
@@ -184,10 +185,13 @@ class Customer(TimeStampedModel):
             ("restrict_processing", _("Can restrict processing and record objections")),
         ]
         constraints = [
-            # Case-insensitive, in the database: two concurrent signups cannot create twins.
+            # In the database, so that two concurrent signups cannot create twins. The address is
+            # stored normalised (trimmed, NFC, lower-case: every service and form normalises it),
+            # so "Åse@Example.no" and "åse@example.no" are one value here. Its index serves every
+            # look-up by address (`with_email`).
             models.UniqueConstraint(
-                Lower("email"),
-                name="customer_email_ci_unique",
+                fields=["email"],
+                name="customer_email_unique",
                 violation_error_code="duplicate_email",
                 violation_error_message=_(
                     "A person with this email address is already registered."

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from concerthouse.audit import audit_record, audit_record_many
 from concerthouse.copy_insert import copy_insert
+from concerthouse.email_address import normalise_email
 from concerthouse.encryption import blind_index
 
 from . import validators
@@ -38,7 +39,7 @@ def _normalise(customer: Customer) -> None:
     """Canonical forms, and every field's error at once (a form shows them all)."""
     errors = {}
     try:
-        customer.email = validators.normalise_email(customer.email)
+        customer.email = normalise_email(customer.email)
     except ValidationError as error:
         errors["email"] = error.messages
     if customer.phone:
@@ -69,9 +70,10 @@ def _save(customer: Customer, *, update_fields=None) -> None:
         # A savepoint: a lost race on the unique email must not poison the caller's transaction.
         with transaction.atomic():
             customer.save(update_fields=update_fields)
-    except IntegrityError as error:
-        # Lost the race to a concurrent insert of the same address.
-        if "customer_email_ci_unique" in str(error):
+    except IntegrityError:
+        # Lost the race to a concurrent insert of the same address (committed by now: the insert
+        # waited for it), or another constraint failed.
+        if Customer.objects.with_email(customer.email).exclude(pk=customer.pk).exists():
             raise ValidationError({"email": [DUPLICATE_EMAIL]}, code="duplicate_email") from None
         raise
 
@@ -103,6 +105,10 @@ def customer_get_or_create(
     With `lock`, the person's row is locked until the caller's transaction ends: an existing one by
     SELECT ... FOR UPDATE, a new one by its own insert (a concurrent request for the same address
     waits on the unique index, then finds and locks this person)."""
+    try:
+        email = normalise_email(email)
+    except ValidationError as error:
+        raise ValidationError({"email": error.messages}) from None
     people = Customer.objects.select_for_update() if lock else Customer.objects
     existing = people.with_email(email).first()
     if existing is not None:

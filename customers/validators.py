@@ -8,8 +8,6 @@ from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.no import fodselsnummer, kontonr
 from stdnum.se import personnummer
 
-from concerthouse.email_address import normalise_email  # noqa: F401 (callers move to it)
-
 MASK = "••••••"
 
 

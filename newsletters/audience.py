@@ -33,9 +33,9 @@ def _sha256(value: str) -> str:
 
 
 def normalised_hashes(*, email: str, phone: str, recipient: str) -> tuple[str, str]:
-    """SHA-256 of the normalised values as the platforms specify: email trimmed and lower-case;
-    phone in E.164 with its country code, which Meta wants as digits only and Google with '+'."""
-    email = email.strip().lower()
+    """SHA-256 of the values as the platforms specify: the email trimmed and lower-case, as the
+    register stores it (normalise_email); the phone in E.164 with its country code, which Meta
+    wants as digits only and Google with '+'."""
     if phone and recipient == AudienceExport.Recipient.META:
         phone = phone.lstrip("+")
     return _sha256(email), _sha256(phone)

@@ -3,7 +3,7 @@ from django.conf import settings
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
-from concerthouse.public_forms import PublicForm, email_field, fields_shared, name_field
+from concerthouse.public_forms import PublicForm, email_field, name_field
 from consent.models import EMAIL_KINDS, MARKETING_KINDS, NoticeVersion, Purpose
 from consent.selectors import notice_kinds, notices_current, purposes_offered
 
@@ -59,7 +59,6 @@ class NoticeBoxes(forms.Field):
         return pks
 
 
-@fields_shared  # the public signup's POST is the busiest path there is
 class SignupForm(PublicForm):
     email = email_field(_("Email address"))
     first_name = name_field(_("First name (optional)"), required=False)

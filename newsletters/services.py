@@ -15,8 +15,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from concerthouse.audit import audit_record
+from concerthouse.email_address import normalise_email
 from concerthouse.encryption import blind_index
-from concerthouse.inserts import insert_row
+from concerthouse.mail import send_owed
 from concerthouse.queue import enqueue_coalesced_on_commit, enqueue_on_commit
 from consent.models import (
     EMAIL_KINDS,
@@ -32,7 +33,6 @@ from consent.services import (
     consent_withdraw,
     consents_withdraw_marketing,
 )
-from customers import validators
 from customers.models import Customer
 from customers.services import customer_get_or_create, customer_object_to_marketing
 
@@ -48,7 +48,7 @@ logger = logging.getLogger(__name__)
 
 # --- Suppression list ----------------------------------------------------------------------------
 def suppression_hash(email: str) -> str:
-    return blind_index(validators.normalise_email(email), purpose="suppression")
+    return blind_index(normalise_email(email), purpose="suppression")
 
 
 def is_suppressed(email: str) -> bool:
@@ -101,7 +101,7 @@ def newsletter_signup(
     """
     if not any(notice.purpose.kind in EMAIL_KINDS for notice in notices):
         raise ValidationError({"notices": [_("Choose at least one newsletter.")]})
-    email = validators.normalise_email(email)
+    email = normalise_email(email)
     first_name, last_name = " ".join(first_name.split()), " ".join(last_name.split())
     now = at or timezone.now()
     # Locked (a known person) or new (inserted here): either way a double click waits for this
@@ -162,7 +162,7 @@ def signup_receive(
     first_name: str = "",
     last_name: str = "",
 ) -> None:
-    """What the public signup form does with a valid submission: store it as sent, in one INSERT,
+    """What the public signup form does with a valid submission: store it as sent, in one row,
     and have it recorded (`newsletter_signup`) within seconds by a task.
 
     `notice_ids` are the notice versions whose boxes were ticked, as the form checked them; the
@@ -173,9 +173,8 @@ def signup_receive(
     """
     if not notice_ids:
         raise ValidationError({"notices": [_("Choose at least one newsletter.")]})
-    insert_row(
-        SignupIntake,
-        email=validators.normalise_email(email),
+    SignupIntake.objects.create(
+        email=normalise_email(email),
         language=language,
         first_name=first_name,
         last_name=last_name,
@@ -257,30 +256,16 @@ def signup_intakes_process(*, batch_size: int | None = None) -> int:
 
 
 def signup_send_confirmation(*, signup_id: int) -> bool:
-    """Send the confirmation email a signup owes; False when it owes none (a task run twice).
-
-    The claim is committed before the slow SMTP call, so a second task for the same signup finds it
-    already sent; if sending fails the claim is released for the sweep to try again.
+    """Send the confirmation email a signup owes; False when it owes none (a task run twice, or a
+    signup confirmed meanwhile). A failed send is left to the sweep (`signups_owing_confirmation`).
     """
-    with transaction.atomic():
-        signup = (
-            Signup.objects.select_for_update()
-            .select_related("customer")
-            .filter(pk=signup_id)
-            .first()
-        )
-        if signup is None or not signup.owes_confirmation_email:
-            return False
-        claimed_at = timezone.now()
-        Signup.objects.filter(pk=signup.pk).update(confirmation_sent_at=claimed_at)
-    try:
-        emails.signup_confirmation(signup).send()
-    except Exception:
-        Signup.objects.filter(pk=signup.pk, confirmation_sent_at=claimed_at).update(
-            confirmation_sent_at=None
-        )
-        raise
-    return True
+    owed = Signup.objects.select_related("customer").filter(
+        Q(confirmation_sent_at__isnull=True)
+        | Q(confirmation_sent_at__lt=F("confirmation_requested_at")),
+        pk=signup_id,
+        confirmed_at__isnull=True,
+    )
+    return send_owed(owed, sent_field="confirmation_sent_at", message=emails.signup_confirmation)
 
 
 def signups_owing_confirmation():
@@ -398,6 +383,6 @@ def preference_link_request(*, email: str, language: str) -> None:
     that the page (and its timing) is the same for a known and an unknown address."""
     from .tasks import send_preference_link_task
 
-    customer = Customer.objects.with_email(email).only("pk").first()
+    customer = Customer.objects.with_email(normalise_email(email)).only("pk").first()
     if customer is not None:
         enqueue_on_commit(send_preference_link_task, customer.pk, language)

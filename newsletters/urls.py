@@ -8,7 +8,7 @@ app_name = "newsletters"
 # opens in the language the person chose.
 urlpatterns = [
     path("newsletter/", views.signup, name="signup"),
-    path("newsletter/thanks/", views.signup_done, name="signup_done"),  # "thanks/" in views.signup
+    path("newsletter/thanks/", views.signup_done, name="signup_done"),
     path("newsletter/confirm/<str:token>/", views.confirm, name="confirm"),
     path("preferences/", views.preferences_request, name="preferences_request"),
     path("preferences/<str:token>/", views.preferences, name="preferences"),

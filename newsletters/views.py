@@ -8,8 +8,8 @@ import base64
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.http import HttpResponse, HttpResponseRedirect
-from django.shortcuts import render
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
 from django.utils.translation import get_language
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
@@ -69,9 +69,7 @@ def signup(request):
 
 
 def _signup_done():
-    # Relative to the signup page (/sv/newsletter/ to /sv/newsletter/thanks/, newsletters/urls.py):
-    # reversing the page's name took 50 µs of CPU on the busiest POST there is, a fortieth of it.
-    return HttpResponseRedirect("thanks/")
+    return redirect("newsletters:signup_done")
 
 
 @require_GET

@@ -13,6 +13,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from concerthouse.audit import audit_record
+from concerthouse.email_address import normalise_email
+from concerthouse.mail import send_owed
 from concerthouse.privacy.erasure import erase_person
 from concerthouse.privacy.map import declaration_for
 from concerthouse.privacy.person import Right, exercise_right, find_person, person_model
@@ -50,8 +52,12 @@ def _open(request: PrivacyRequest, *, now) -> None:
     request.customer = find_person(request.email)
 
 
-def _normalise_email(email: str) -> str:
-    return " ".join(email.split()).lower()
+def _address(email: str) -> str:
+    """The address in the form the register stores it, so that the request finds its person."""
+    try:
+        return normalise_email(email)
+    except ValidationError as error:
+        raise ValidationError({"email": error.messages}) from None
 
 
 # --- Submission -----------------------------------------------------------------------------------
@@ -78,7 +84,7 @@ def privacy_request_submit(
     request = PrivacyRequest.objects.create(
         kind=kind,
         channel=PrivacyRequest.Channel.WEB,
-        email=_normalise_email(email),
+        email=_address(email),
         name=" ".join(name.split()),
         language=language,
         details=details.strip(),
@@ -94,29 +100,11 @@ def privacy_request_submit(
 
 def privacy_request_send_verification(*, request_id: int) -> bool:
     """Send the verification link a new request owes; False when it owes none (a task run twice).
-    The claim is committed before the SMTP call and released if sending fails."""
-    with transaction.atomic():
-        request = (
-            PrivacyRequest.objects.select_for_update()
-            .filter(
-                pk=request_id,
-                state=PrivacyRequest.State.UNVERIFIED,
-                verification_sent_at__isnull=True,
-            )
-            .first()
-        )
-        if request is None:
-            return False
-        claimed_at = timezone.now()
-        PrivacyRequest.objects.filter(pk=request.pk).update(verification_sent_at=claimed_at)
-    try:
-        emails.verification(request).send()
-    except Exception:
-        PrivacyRequest.objects.filter(pk=request.pk, verification_sent_at=claimed_at).update(
-            verification_sent_at=None
-        )
-        raise
-    return True
+    A failed send is left to the sweep (`privacy_requests_owed`)."""
+    owed = PrivacyRequest.objects.filter(
+        pk=request_id, state=PrivacyRequest.State.UNVERIFIED, verification_sent_at__isnull=True
+    )
+    return send_owed(owed, sent_field="verification_sent_at", message=emails.verification)
 
 
 @transaction.atomic
@@ -162,7 +150,7 @@ def privacy_request_register(
     request = PrivacyRequest(
         kind=kind,
         channel=channel,
-        email=_normalise_email(email),
+        email=_address(email),
         name=" ".join(name.split()),
         language=language,
         details=details.strip(),

@@ -64,7 +64,7 @@ def verify(request, token):
     except (signed_links.InvalidLink, PrivacyRequest.DoesNotExist, ValueError):
         return render(request, "privacy_requests/link_invalid.html", status=400)
     if request.method == "POST":
-        person = privacy_request.email.lower() or privacy_request.public_id.hex
+        person = privacy_request.email or privacy_request.public_id.hex
         if not public_forms.person_allowed(VERIFY, person):
             return public_forms.too_many(request, window_seconds=DAY)
         privacy_request = services.privacy_request_verify(request=privacy_request)

@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from concerthouse.audit import audit_record
+from concerthouse.mail import send_owed
 from concerthouse.queue import enqueue_on_commit
 from consent.models import Channel, ConsentEvent, NoticeVersion, Purpose
 from consent.services import consent_confirm, consent_withdraw
@@ -433,32 +434,13 @@ def seating_consent_withdraw(*, customer: Customer, channel: str, actor=None) ->
 
 
 # --- Emails the database says are owed -------------------------------------------------------------
-# Each is claimed (the sent time written and committed) before the slow SMTP call, so that a task
-# that runs twice sends once; a failed send releases the claim for the sweep.
 def booking_confirmation_send(*, subscription_id: int) -> bool:
-    with transaction.atomic():
-        subscription = (
-            SeasonSubscription.objects.select_for_update()
-            .filter(pk=subscription_id, confirmation_sent_at__isnull=True)
-            .first()
-        )
-        if subscription is None:
-            return False
-        claimed_at = timezone.now()
-        SeasonSubscription.objects.filter(pk=subscription.pk).update(
-            confirmation_sent_at=claimed_at
-        )
-    subscription = SeasonSubscription.objects.select_related(
-        "customer", "series__season", "order"
-    ).get(pk=subscription_id)
-    try:
-        emails.booking_confirmation(subscription).send()
-    except Exception:
-        SeasonSubscription.objects.filter(
-            pk=subscription.pk, confirmation_sent_at=claimed_at
-        ).update(confirmation_sent_at=None)
-        raise
-    return True
+    """Send the confirmation a booking owes, once (a task that runs twice sends one email); a
+    failed send is left to the sweep (`booking_confirmations_owed`)."""
+    owed = SeasonSubscription.objects.select_related("customer", "series__season", "order").filter(
+        pk=subscription_id, confirmation_sent_at__isnull=True
+    )
+    return send_owed(owed, sent_field="confirmation_sent_at", message=emails.booking_confirmation)
 
 
 def booking_confirmations_owed():

@@ -112,13 +112,9 @@ def empty_cache():
 def broker_down(monkeypatch):
     """A broker nobody listens on, and no retries: `delay` fails as it does when Redis is down.
     Call the fixture's value to bring the broker back (tasks run eagerly again)."""
-    from concerthouse import queue
     from concerthouse.celery import app as celery_app
 
     monkeypatch.setattr(celery_app.conf, "task_always_eager", False)
-    # No coalesced run queued yet in this process (concerthouse/queue.py), and none recorded once
-    # tasks run eagerly again.
-    monkeypatch.setattr(queue, "_coalesced_until", {})
     for name in ("broker_url", "broker_write_url"):
         monkeypatch.setattr(celery_app.conf, name, "redis://127.0.0.1:1/0")
     monkeypatch.setattr(celery_app.conf, "task_publish_retry", False)
@@ -129,7 +125,6 @@ def broker_down(monkeypatch):
 
     def back_up():
         monkeypatch.setattr(celery_app.conf, "task_always_eager", True)
-        queue._coalesced_until.clear()
 
     return back_up
 

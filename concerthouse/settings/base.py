@@ -119,7 +119,17 @@ DATABASES = {
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+
+def cache(url: str) -> dict:
+    """The cache of a CACHE_URL. Redis through django-redis, whose public client
+    (`django_redis.get_redis_connection`) the rate limits count through in one pipeline
+    (concerthouse/ratelimit.py); any other cache as django-environ reads it."""
+    redis = url.startswith("redis")  # redis://, rediss://, rediscache://
+    return env.cache_url_config(url, backend="django_redis.cache.RedisCache" if redis else None)
+
+
+# locmem by default: enough for one process (a laptop); production counts in a shared Redis.
+CACHES = {"default": cache(env.str("CACHE_URL", default="locmemcache://"))}
 
 # --- Languages --------------------------------------------------------------------------------------
 LANGUAGES = [("sv", _("Swedish")), ("nb", _("Norwegian (Bokmål)")), ("en", _("English"))]
@@ -371,9 +381,6 @@ NEWSLETTER_CONFIRMATION_DAYS = env.int("NEWSLETTER_CONFIRMATION_DAYS", default=7
 # consents this many seconds later, for everything received meanwhile (newsletters.services).
 NEWSLETTER_INTAKE_DELAY_SECONDS = env.float("NEWSLETTER_INTAKE_DELAY_SECONDS", default=1.0)
 NEWSLETTER_INTAKE_BATCH_SIZE = env.int("NEWSLETTER_INTAKE_BATCH_SIZE", default=200)
-# How long a web process answers from its copy of the notices on offer (consent.selectors): the
-# longest a list withdrawn from offer is still accepted by the form, not recorded.
-OFFERED_NOTICES_SECONDS = env.float("OFFERED_NOTICES_SECONDS", default=60.0)
 NEWSLETTER_PREFERENCE_LINK_DAYS = env.int("NEWSLETTER_PREFERENCE_LINK_DAYS", default=60)
 # Where mail clients send the mailto form of List-Unsubscribe (RFC 2369), read by staff.
 NEWSLETTER_UNSUBSCRIBE_MAILTO = env.str(

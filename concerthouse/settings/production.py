@@ -7,7 +7,7 @@ development value.
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import database, env
+from .base import cache, database, env
 
 DEBUG = False
 SECRET_KEY = env.str("SECRET_KEY")
@@ -21,7 +21,7 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL")
 # Shared by every web process: the public forms' rate limits count here (Redis, e.g.
 # redis://127.0.0.1:6379/1); a per-process cache would let each process count on its own.
-CACHES = {"default": env.cache("CACHE_URL")}
+CACHES = {"default": cache(env.str("CACHE_URL"))}
 CELERY_TASK_ALWAYS_EAGER = False
 vars().update(env.email_url("EMAIL_URL"))
 

@@ -16,6 +16,3 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
-# Each test makes its own notices and rolls them back, so that ids come again with other purposes: no
-# web process's copy of them outlives a test (tests/newsletters/test_signup_intake.py tests it).
-OFFERED_NOTICES_SECONDS = 0

@@ -7,7 +7,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 
 from concerthouse.models import AuditEntry
 from customers.services import customer_object_to_marketing, customer_restrict
-from newsletters.audience import audience_export, normalised_hashes
+from newsletters.audience import audience_export, audience_export_rows, normalised_hashes
 from newsletters.models import AudienceExport, AudienceExportMember
 from tests.factories import CustomerFactory, subscribe
 
@@ -31,7 +31,7 @@ def audience(db, settings):
 
 
 def test_hashes_follow_each_platform_s_normalisation():
-    assert normalised_hashes(email=" Ase@Example.NO ", phone="+4791234567", recipient="meta") == (
+    assert normalised_hashes(email="ase@example.no", phone="+4791234567", recipient="meta") == (
         sha("ase@example.no"),
         sha("4791234567"),  # Meta: country code and digits, no '+'
     )
@@ -57,6 +57,16 @@ def test_the_export_holds_hashes_of_consenting_people_only(client_for, marketing
     assert rows[0] == ["email", "phone"]
     assert sorted(rows[1:]) == sorted([sha(p.email), sha(p.phone.lstrip("+"))] for p in audience)
     assert "@" not in body and "+46" not in body
+
+
+@pytest.mark.django_db
+def test_an_address_typed_in_mixed_case_with_spaces_is_hashed_trimmed_and_lower_case(
+    marketing, audience
+):
+    subscribe(CustomerFactory(email="  Ase.Odegard@Example.NO ", phone=""), "ad-matching")
+    export = audience_export(actor=marketing, recipient="meta")
+    hashes = [email_hash for email_hash, _phone in list(audience_export_rows(export))[1:]]
+    assert sha("ase.odegard@example.no") in hashes
 
 
 @pytest.mark.django_db

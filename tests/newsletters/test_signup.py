@@ -177,9 +177,9 @@ def test_a_bad_address_is_refused_and_nothing_is_written(client, news, email):
 
 
 @pytest.mark.django_db
-def test_the_form_s_fields_shared_by_every_request_keep_nothing_of_any_one_of_them(client, news):
-    """The signup form's instances share its fields (public_forms.fields_shared): what one
-    request brings, its language, its values, its errors, must not show on the next."""
+def test_nothing_one_request_brings_to_the_form_shows_on_the_next(client, news):
+    """What one request brings, its language, its values, its errors, must not show on the next,
+    and no form instance adds to the fields of the next."""
     refused = sign_up(client, "<b>@example.se", "news", language="sv", first_name="Åse<script>")
     assert refused.status_code == 200 and refused.content.decode().count("errorlist") >= 2
     for language in ("nb", "en", "sv"):

@@ -140,11 +140,8 @@ def test_a_waiting_intake_is_in_the_person_s_copy_and_goes_with_their_erasure(cl
 
 
 @pytest.mark.django_db
-def test_a_version_published_after_the_process_read_the_notices_is_accepted_at_once(
-    client, news, settings
-):
-    settings.OFFERED_NOTICES_SECONDS = 3600
-    client.post("/en/newsletter/", form_data("ase@example.no", "news"))  # the copy is taken
+def test_a_version_published_between_two_signups_is_accepted_at_once(client, news):
+    client.post("/en/newsletter/", form_data("ase@example.no", "news"))
     old = current_notice("news")
     newer = NoticeVersion.objects.create(
         purpose=old.purpose, language="en", version=old.version + 1, label=old.label, text="New."
@@ -156,6 +153,15 @@ def test_a_version_published_after_the_process_read_the_notices_is_accepted_at_o
     with committed():
         process_signup_intakes_task()
     assert Consent.objects.get(customer__email="marta@example.se").notice == newer
+
+
+@pytest.mark.django_db
+def test_a_list_withdrawn_from_offer_between_two_signups_is_refused_at_once(client, news):
+    client.post("/en/newsletter/", form_data("ase@example.no", "news"))
+    Purpose.objects.filter(code="news").update(is_active=False)
+    response = client.post("/en/newsletter/", form_data("marta@example.se", "news"))
+    assert response.status_code == 200 and b"errorlist" in response.content
+    assert list(SignupIntake.objects.values_list("email", flat=True)) == ["ase@example.no"]
 
 
 @pytest.mark.django_db

@@ -141,6 +141,27 @@ def test_box_office_registers_a_phone_request_with_the_identity_check(box_office
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(
+    "typed",
+    ["  Ase.Odegard@\u00d6rebro.SE ", "ase.odegard@o\u0308rebro.se", "ASE.ODEGARD@O\u0308REBRO.SE"],
+)
+def test_a_request_taken_by_phone_finds_the_person_however_the_address_was_typed(box_office, typed):
+    """Mixed case, spaces around, a letter decomposed (NFD): the request holds the address in the
+    one form the register stores, and finds its person by it."""
+    person = CustomerFactory(email="ase.odegard@\u00f6rebro.se")
+    with committed():
+        request = services.privacy_request_register(
+            actor=box_office,
+            kind="access",
+            channel="phone",
+            email=typed,
+            language="nb",
+            identity_check="Booking reference and postal address",
+        )
+    assert request.email == person.email and request.customer == person
+
+
+@pytest.mark.django_db
 def test_marketing_cannot_register_a_request(marketing):
     with pytest.raises(PermissionDenied):
         services.privacy_request_register(

@@ -37,6 +37,20 @@ def test_known_and_unknown_addresses_get_the_same_answer(client):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(
+    "typed", ["  MARTA@A\u030angstro\u0308m.SE ", "Marta@\u00c5ngstr\u00f6m.se"]
+)
+def test_an_address_typed_in_mixed_case_with_spaces_or_decomposed_finds_the_person(client, typed):
+    person = CustomerFactory(email="marta@\u00e5ngstr\u00f6m.se")
+    submit(client, typed)
+    request = PrivacyRequest.objects.get()
+    assert request.email == "marta@\u00e5ngstr\u00f6m.se"  # the register's one form
+    with committed():
+        client.post(verification_path(mail.outbox[0]))
+    assert PrivacyRequest.objects.get().customer == person
+
+
+@pytest.mark.django_db
 def test_the_form_asks_for_no_reason_and_no_id():
     page = Client().get("/en/privacy/request/").content.decode()
     for field in ("kind", "email", "name", "details", "wrong_data", "correct_data"):

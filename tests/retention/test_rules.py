@@ -30,6 +30,7 @@ from django.test import TestCase, override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from concerthouse.email_address import normalise_email
 from concerthouse.models import AuditEntry
 from concerthouse.privacy.export import export_person
 from concerthouse.privacy.map import Erasure, declarations, retention_rules
@@ -43,7 +44,6 @@ from customers.services import (
     customer_restrict,
     customer_start_relationship,
 )
-from customers.validators import normalise_email
 from newsletters.campaigns import campaign_prepare_deliveries
 from newsletters.models import Campaign, Delivery, Signup, SignupIntake, Suppression
 from newsletters.services import (
