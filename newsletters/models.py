@@ -348,6 +348,8 @@ class InboundMessage(models.Model):
     # Why, for staff: a code such as "expired_token" or "no_return_path", never an address.
     reason = models.CharField(_("reason"), max_length=64, blank=True)
     processed_at = models.DateTimeField(_("processed"), default=timezone.now)
+    # Which reader's batch inserted the row: a batch acts only on the rows it inserted itself.
+    claim = models.UUIDField(_("claimed by"), editable=False)
     moved = models.BooleanField(_("moved to its folder"), default=False)
 
     class Meta:

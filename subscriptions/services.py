@@ -437,9 +437,15 @@ def seating_consent_withdraw(*, customer: Customer, channel: str, actor=None) ->
 # that runs twice sends once; a failed send releases the claim for the sweep.
 def booking_confirmation_send(*, subscription_id: int) -> bool:
     with transaction.atomic():
+        # An undeliverable address gets nothing; the sweep sends it, within the week, if the
+        # person's address takes mail again by then.
         subscription = (
             SeasonSubscription.objects.select_for_update()
-            .filter(pk=subscription_id, confirmation_sent_at__isnull=True)
+            .filter(
+                pk=subscription_id,
+                confirmation_sent_at__isnull=True,
+                customer__email_undeliverable_at__isnull=True,
+            )
             .first()
         )
         if subscription is None:
@@ -477,8 +483,11 @@ def source_notices_send(*, batch_size: int = 200) -> int:
     while True:
         with transaction.atomic():
             stale = timezone.now() - SOURCE_NOTICE_CLAIM_TIMEOUT
+            # An undeliverable address's notice stays owed until the address takes mail again.
             batch = list(
-                SourceNotice.objects.filter(sent_at__isnull=True)
+                SourceNotice.objects.filter(
+                    sent_at__isnull=True, customer__email_undeliverable_at__isnull=True
+                )
                 .filter(Q(claimed_at__isnull=True) | Q(claimed_at__lt=stale))
                 .select_related("customer")
                 .order_by("pk")
