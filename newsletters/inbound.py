@@ -32,6 +32,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from email.header import decode_header, make_header
 from email.message import Message
 from email.utils import getaddresses
@@ -40,6 +41,7 @@ from urllib.parse import unquote, urlsplit
 from django.conf import settings
 from django.core import signing
 from django.db import transaction
+from django.utils import timezone
 
 from concerthouse import return_path
 from concerthouse.email_address import normalise_email
@@ -442,8 +444,8 @@ def _act(batch: list[tuple[int, Parsed]]) -> dict[int, tuple[str, str]]:
 
 
 def process_batch(*, mailbox: str, uidvalidity: int, messages: dict[int, Parsed]) -> dict[int, str]:
-    """Claim and act on a batch in one transaction; returns the outcome of every UID, whether this
-    batch acted on it or an earlier or concurrent one did."""
+    """Claim and act on a batch in one transaction; returns the outcome of each UID this caller
+    is to move: those it claimed, and those an earlier reader claimed, acted on and never moved."""
     claim = uuid.uuid4()
     with transaction.atomic():
         InboundMessage.objects.bulk_create(
@@ -464,9 +466,16 @@ def process_batch(*, mailbox: str, uidvalidity: int, messages: dict[int, Parsed]
         )
         rows = InboundMessage.objects.filter(
             mailbox=mailbox, uidvalidity=uidvalidity, uid__in=list(messages)
-        ).values_list("uid", "outcome", "claim")
-        outcomes = {uid: outcome for uid, outcome, _claim in rows}
-        mine = [(uid, messages[uid]) for uid, _outcome, row_claim in rows if row_claim == claim]
+        ).values_list("uid", "outcome", "claim", "moved", "processed_at")
+        # Another reader's rows are its to move, unless it has been silent too long to be alive
+        # (it died between its commit and its move): then this one moves them, acting on nothing.
+        abandoned = timezone.now() - timedelta(seconds=settings.INBOUND_MAIL_TIMEOUT * 5)
+        outcomes = {
+            uid: outcome
+            for uid, outcome, row_claim, moved, at in rows
+            if row_claim == claim or (not moved and at < abandoned)
+        }
+        mine = [(uid, messages[uid]) for uid, _outcome, row_claim, _m, _at in rows if row_claim == claim]
         changed = _act(sorted(mine, key=lambda item: item[0]))
         by_change = defaultdict(list)
         for uid, change in changed.items():
@@ -552,7 +561,11 @@ class Mailbox:
         return [int(uid) for uid in (data[0] or b"").split()]
 
     def _fetch(self, uids, item: str) -> list:
-        return self._check(self.imap.uid("FETCH", _uid_set(uids), f"(UID {item})"))
+        status, data = self.imap.uid("FETCH", _uid_set(uids), f"(UID {item})")
+        # NO with data: some were expunged by another reader meanwhile; the rest came back.
+        if status not in ("OK", "NO"):
+            raise imaplib.IMAP4.error(f"IMAP answered {status}")
+        return [item for item in data if item is not None]
 
     def sizes(self, uids) -> dict[int, int]:
         sizes = {}
@@ -574,12 +587,20 @@ class Mailbox:
         if not uids:
             return
         folder, uid_set = _quoted(self.folders[outcome]), _uid_set(uids)
-        if self.can_move:
-            self._check(self.imap.uid("MOVE", uid_set, folder))
-        else:  # RFC 4315's UID EXPUNGE removes only these, not others marked deleted
-            self._check(self.imap.uid("COPY", uid_set, folder))
-            self._check(self.imap.uid("STORE", uid_set, "+FLAGS.SILENT", r"(\Deleted)"))
-            self._check(self.imap.uid("EXPUNGE", uid_set))
+        for attempt in range(2):
+            if self.can_move:
+                status, _data = self.imap.uid("MOVE", uid_set, folder)
+            else:  # RFC 4315's UID EXPUNGE removes only these, not others marked deleted
+                status, _data = self.imap.uid("COPY", uid_set, folder)
+                if status == "OK":
+                    self._check(self.imap.uid("STORE", uid_set, "+FLAGS.SILENT", r"(\Deleted)"))
+                    self._check(self.imap.uid("EXPUNGE", uid_set))
+            if status == "OK":
+                return
+            # Another reader moved some of them (to the same folder: the outcome is the claim
+            # row's) before this session heard of it: NOOP takes in its expunges, then again.
+            self.imap.noop()
+        raise imaplib.IMAP4.error(f"IMAP answered {status} to a move")
 
     def close(self) -> None:
         try:

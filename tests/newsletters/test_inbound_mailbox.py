@@ -9,6 +9,7 @@ from urllib.parse import unquote
 import pytest
 from django.core import mail, signing
 from django.core.management import call_command
+from django.db import connection
 from django.utils import timezone
 
 from consent.models import Channel, Consent, ConsentEvent
@@ -17,6 +18,7 @@ from newsletters import campaigns, inbound, links, services
 from newsletters.models import Campaign, CampaignText, Delivery, InboundMessage, Suppression
 from newsletters.tasks import read_mailbox_task
 from tests.factories import CustomerFactory, subscribe
+from tests.threads import run_at_once
 
 from . import inbound_messages as messages
 
@@ -410,6 +412,10 @@ def test_a_reader_that_died_after_acting_is_followed_by_one_that_only_moves_the_
         inbound.process_batch(mailbox=name, uidvalidity=box.uidvalidity, messages={uid: parsed})
     assert mailbox.count("INBOX") == 1
     events = ConsentEvent.objects.filter(action=ConsentEvent.Action.WITHDRAWN).count()
+    # While it might still be alive, its message is its own to move.
+    assert read_mailbox() == {}
+    assert mailbox.count("INBOX") == 1
+    InboundMessage.objects.update(processed_at=timezone.now() - timedelta(minutes=10))
 
     assert read_mailbox() == {"complaint": 1}
 
@@ -422,3 +428,38 @@ def test_a_reader_that_died_after_acting_is_followed_by_one_that_only_moves_the_
 def test_without_a_mailbox_configured_the_task_does_nothing(settings):
     settings.INBOUND_MAIL_URL = ""
     assert read_mailbox() == {}
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_readers_at_once_act_on_each_message_once(mailbox, news):
+    if connection.vendor != "postgresql":
+        pytest.skip("needs a server database with concurrent connections (PostgreSQL)")
+    people = [subscribe(CustomerFactory(email=f"fan{n}@example.se"), "news") for n in range(24)]
+    sent = send_campaign(news)
+    for number, person in enumerate(people):
+        verp = return_path_of(sent, person.email)
+        if number % 3 == 0:
+            mailbox.append(messages.arf_report(return_path=verp))
+        elif number % 3 == 1:
+            mailbox.append(messages.postfix_bounce(return_path=verp, recipient=person.email))
+        else:
+            mailbox.append(messages.exim_bounce(return_path=verp, recipient=person.email))
+
+    results, errors = run_at_once(lambda: inbound.mailbox_read(batch_size=5))
+
+    assert errors == []
+    assert InboundMessage.objects.count() == 24
+    # Each complaint withdrew once, each bounce was recorded once, and every message was moved.
+    assert ConsentEvent.objects.filter(action=ConsentEvent.Action.WITHDRAWN).count() == 8
+    assert Delivery.objects.filter(bounce="hard").count() == 8
+    assert Delivery.objects.filter(bounce="soft").count() == 8
+    assert Customer.objects.filter(email_undeliverable_at__isnull=False).count() == 8
+    from concerthouse.models import AuditEntry
+
+    assert AuditEntry.objects.filter(action="customer.email_undeliverable").count() == 8
+    assert AuditEntry.objects.filter(action="newsletter.complaint_received").count() == 8
+    assert mailbox.count("INBOX") == 0
+    assert mailbox.count(FOLDER("Complaints")) == 8
+    assert mailbox.count(FOLDER("Hard-bounces")) == 8
+    assert mailbox.count(FOLDER("Soft-bounces")) == 8
