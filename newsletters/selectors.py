@@ -57,12 +57,32 @@ class CampaignFigures:
         return self._rate(self.complained)
 
     @property
+    def bounce_percent(self) -> float:
+        return round(100 * self.bounce_rate, 2)
+
+    @property
+    def hard_bounce_percent(self) -> float:
+        return round(100 * self.hard_bounce_rate, 2)
+
+    @property
+    def complaint_percent(self) -> float:
+        return round(100 * self.complaint_rate, 2)
+
+    @property
     def complaint_warning(self) -> bool:
         return self.complaint_rate > settings.NEWSLETTER_COMPLAINT_RATE_WARNING
 
     @property
     def hard_bounce_warning(self) -> bool:
         return self.hard_bounce_rate > settings.NEWSLETTER_HARD_BOUNCE_RATE_WARNING
+
+
+def warning_limits() -> dict[str, float]:
+    """The warning thresholds, in per cent, for the pages that show them."""
+    return {
+        "complaint": round(100 * settings.NEWSLETTER_COMPLAINT_RATE_WARNING, 2),
+        "hard_bounce": round(100 * settings.NEWSLETTER_HARD_BOUNCE_RATE_WARNING, 2),
+    }
 
 
 def campaigns_figures(campaign_ids) -> dict[int, CampaignFigures]:
