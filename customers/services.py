@@ -365,7 +365,9 @@ def customers_mark_undeliverable(*, customer_ids, reason: str) -> int:
         email_undeliverable_at=timezone.now(), email_undeliverable_reason=reason
     )
     for customer in marked:
-        audit_record(action="customer.email_undeliverable", target=customer, detail={"reason": reason})
+        audit_record(
+            action="customer.email_undeliverable", target=customer, detail={"reason": reason}
+        )
     return len(marked)
 
 

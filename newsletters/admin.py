@@ -127,7 +127,9 @@ class CampaignAdmin(admin.ModelAdmin):
                 request,
                 _("A test in %(languages)s went to %(address)s.")
                 % {
-                    "languages": ", ".join(str(dict(settings.LANGUAGES)[lang]) for lang in languages),
+                    "languages": ", ".join(
+                        str(dict(settings.LANGUAGES)[lang]) for lang in languages
+                    ),
                     "address": request.user.email,
                 },
                 messages.SUCCESS,

@@ -255,7 +255,9 @@ def _status_from(text: str) -> str:
 
 
 def _dsn(message: Message) -> Parsed:
-    groups = [group for part in _parts(message, "message/delivery-status") for group in _fields(part)]
+    groups = [
+        group for part in _parts(message, "message/delivery-status") for group in _fields(part)
+    ]
     recipients = [group for group in groups if group.get("Action") or group.get("Final-Recipient")]
     if not recipients:
         return Parsed(kind=Kind.DSN, outcome=Outcome.STAFF, reason="dsn_without_recipient")
@@ -273,7 +275,9 @@ def _dsn(message: Message) -> Parsed:
         message,
         status=status,
         diagnostic=diagnostic.partition(";")[2].strip() or diagnostic,
-        recipient=_address_of(group.get("Final-Recipient") or group.get("Original-Recipient") or ""),
+        recipient=_address_of(
+            group.get("Final-Recipient") or group.get("Original-Recipient") or ""
+        ),
     )
 
 
@@ -316,7 +320,9 @@ def _complaint(message: Message) -> Parsed:
     feedback_type = _text(report.get("Feedback-Type")).strip().lower()
     if feedback_type not in ("abuse", "fraud"):
         # not-spam, virus, other: nothing the person asked of us.
-        return Parsed(kind=Kind.COMPLAINT, outcome=Outcome.STAFF, reason=f"arf_{feedback_type}"[:64])
+        return Parsed(
+            kind=Kind.COMPLAINT, outcome=Outcome.STAFF, reason=f"arf_{feedback_type}"[:64]
+        )
     return Parsed(
         kind=Kind.COMPLAINT,
         outcome=Outcome.COMPLAINT,
@@ -475,7 +481,9 @@ def process_batch(*, mailbox: str, uidvalidity: int, messages: dict[int, Parsed]
             for uid, outcome, row_claim, moved, at in rows
             if row_claim == claim or (not moved and at < abandoned)
         }
-        mine = [(uid, messages[uid]) for uid, _outcome, row_claim, _m, _at in rows if row_claim == claim]
+        mine = [
+            (uid, messages[uid]) for uid, _outcome, row_claim, _m, _at in rows if row_claim == claim
+        ]
         changed = _act(sorted(mine, key=lambda item: item[0]))
         by_change = defaultdict(list)
         for uid, change in changed.items():
@@ -544,7 +552,8 @@ class Mailbox:
         self._check(self.imap.select(_quoted(address.mailbox)))
         self.uidvalidity = int(self.imap.response("UIDVALIDITY")[1][0])
         self.folders = {
-            outcome: f"{settings.INBOUND_MAIL_FOLDER_PREFIX}{name}" for outcome, name in FOLDERS.items()
+            outcome: f"{settings.INBOUND_MAIL_FOLDER_PREFIX}{name}"
+            for outcome, name in FOLDERS.items()
         }
         for folder in self.folders.values():
             self.imap.create(_quoted(folder))  # NO when it exists: fine
@@ -587,7 +596,7 @@ class Mailbox:
         if not uids:
             return
         folder, uid_set = _quoted(self.folders[outcome]), _uid_set(uids)
-        for attempt in range(2):
+        for _attempt in range(2):
             if self.can_move:
                 status, _data = self.imap.uid("MOVE", uid_set, folder)
             else:  # RFC 4315's UID EXPUNGE removes only these, not others marked deleted

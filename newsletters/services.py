@@ -412,7 +412,9 @@ def complaint_record(*, customer: Customer, evidence: str, delivery_id: int | No
         Delivery.objects.filter(pk=delivery_id, complained_at__isnull=True).update(
             complained_at=timezone.now()
         )
-    consents_withdraw_marketing(customer=customer, channel=Channel.SPAM_COMPLAINT, evidence=evidence)
+    consents_withdraw_marketing(
+        customer=customer, channel=Channel.SPAM_COMPLAINT, evidence=evidence
+    )
     suppression_add(email=customer.email, reason=Suppression.Reason.COMPLAINED)
     audit_record(action="newsletter.complaint_received", target=customer)
 
@@ -446,7 +448,9 @@ def bounces_record(bounces) -> dict[str, int]:
     soft = {d.customer_id for d in changed.values() if d.bounce == Delivery.Bounce.SOFT} - hard
     window = now - timedelta(days=settings.NEWSLETTER_SOFT_BOUNCE_DAYS)
     too_many = (
-        Delivery.objects.filter(customer__in=soft, bounce=Delivery.Bounce.SOFT, bounced_at__gte=window)
+        Delivery.objects.filter(
+            customer__in=soft, bounce=Delivery.Bounce.SOFT, bounced_at__gte=window
+        )
         .values("customer")
         .annotate(n=Count("pk"))
         .filter(n__gte=settings.NEWSLETTER_SOFT_BOUNCE_LIMIT)

@@ -156,7 +156,7 @@ def dovecot_server() -> Iterator[Server]:
             os.chown(base / directory, mail_user.pw_uid, mail_user.pw_gid)
         subprocess.run(  # noqa: S603
             [
-                "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                shutil.which("openssl"), "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
                 "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
                 "-keyout", str(base / "key.pem"), "-out", str(base / "cert.pem"),
             ],
@@ -190,7 +190,11 @@ def dovecot_server() -> Iterator[Server]:
                 break
             except (OSError, imaplib.IMAP4.error):
                 if process.poll() is not None or time.monotonic() > deadline:
-                    log = (base / "dovecot.log").read_text() if (base / "dovecot.log").exists() else ""
+                    log = (
+                        (base / "dovecot.log").read_text()
+                        if (base / "dovecot.log").exists()
+                        else ""
+                    )
                     stderr = process.stderr.read().decode() if process.poll() is not None else ""
                     raise RuntimeError(f"Dovecot did not start: {stderr} {log[-2000:]}") from None
                 time.sleep(0.1)

@@ -84,9 +84,7 @@ def test_a_campaign_message_is_signed_over_its_unsubscribe_headers(dkim_key, smt
     assert smtp_server.messages[0]["From"].addresses[0].addr_spec == "no-reply@example.org"
 
 
-def test_a_message_to_one_person_gets_a_return_path_signed_for_that_address(
-    settings, smtp_server
-):
+def test_a_message_to_one_person_gets_a_return_path_signed_for_that_address(settings, smtp_server):
     settings.EMAIL_BACKEND = "concerthouse.mail_backend.EmailBackend"
     settings.DKIM_PRIVATE_KEY = ""
     EmailMessage(subject="Booking", body="Row 7.", to=["Marta@Example.se"]).send()
@@ -100,7 +98,9 @@ def test_a_message_to_one_person_gets_a_return_path_signed_for_that_address(
 
 def test_a_message_to_several_recipients_keeps_its_sender(settings, smtp_server):
     settings.EMAIL_BACKEND = "concerthouse.mail_backend.EmailBackend"
-    EmailMessage(subject="Staff", body=".", from_email="dpo@example.org", to=["a@x.se", "b@x.se"]).send()
+    EmailMessage(
+        subject="Staff", body=".", from_email="dpo@example.org", to=["a@x.se", "b@x.se"]
+    ).send()
     assert smtp_server.envelope_senders == ["dpo@example.org"]
 
 

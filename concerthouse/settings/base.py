@@ -241,9 +241,7 @@ if EMAIL_BACKEND == "django.core.mail.backends.smtp.EmailBackend":  # noqa: F821
     EMAIL_BACKEND = "concerthouse.mail_backend.EmailBackend"
 # Bounces and complaints come back to `<prefix>+<signed token>@<domain>` (concerthouse/return_path.py):
 # the domain's MX must deliver them to the mailbox INBOUND_MAIL_URL reads.
-EMAIL_BOUNCE_DOMAIN = env.str(
-    "EMAIL_BOUNCE_DOMAIN", default=DEFAULT_FROM_EMAIL.rpartition("@")[2]
-)
+EMAIL_BOUNCE_DOMAIN = env.str("EMAIL_BOUNCE_DOMAIN", default=DEFAULT_FROM_EMAIL.rpartition("@")[2])
 EMAIL_RETURN_PATH_PREFIX = env.str("EMAIL_RETURN_PATH_PREFIX", default="bounce")
 # DKIM (RFC 6376): with a key, every message is signed as the domain (docs/operations.md). The key
 # is a PEM, in the variable itself (newlines written \n) or in a file.
@@ -426,9 +424,7 @@ NEWSLETTER_SOFT_BOUNCE_LIMIT = env.int("NEWSLETTER_SOFT_BOUNCE_LIMIT", default=3
 NEWSLETTER_SOFT_BOUNCE_DAYS = env.int("NEWSLETTER_SOFT_BOUNCE_DAYS", default=30)
 # Campaign warnings: complaint and hard-bounce rates above these shares of the messages sent.
 NEWSLETTER_COMPLAINT_RATE_WARNING = env.float("NEWSLETTER_COMPLAINT_RATE_WARNING", default=0.001)
-NEWSLETTER_HARD_BOUNCE_RATE_WARNING = env.float(
-    "NEWSLETTER_HARD_BOUNCE_RATE_WARNING", default=0.02
-)
+NEWSLETTER_HARD_BOUNCE_RATE_WARNING = env.float("NEWSLETTER_HARD_BOUNCE_RATE_WARNING", default=0.02)
 # The house's colours in campaign emails (templates/newsletters/email/campaign.html).
 HOUSE_COLOUR_PRIMARY = env.str("HOUSE_COLOUR_PRIMARY", default="#7a1f3d")
 HOUSE_COLOUR_BACKGROUND = env.str("HOUSE_COLOUR_BACKGROUND", default="#f4efe9")

@@ -6,6 +6,7 @@ out-of-office reply); the addresses, ids and tokens are the test's own.
 """
 
 from email.utils import format_datetime
+
 from django.utils import timezone
 
 

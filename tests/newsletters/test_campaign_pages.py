@@ -134,7 +134,9 @@ def test_after_sending_the_page_shows_the_figures_a_chart_and_the_warnings(
     client = client_for(marketing)
     page = client.get(f"{CAMPAIGNS}{draft.pk}/change/").content.decode()
     assert '<svg class="campaign-chart" role="img"' in page
-    figures = dict(re.findall(r'<th scope="row">(?:<span[^>]*></span>)?([^<]+)</th><td>([^<]+)</td>', page))
+    figures = dict(
+        re.findall(r'<th scope="row">(?:<span[^>]*></span>)?([^<]+)</th><td>([^<]+)</td>', page)
+    )
     assert figures["Sent"] == "10"
     assert figures["Delivered"] == "8 (80.0 %)"
     assert figures["Failed"] == "2 (20.0 %)"

@@ -130,10 +130,10 @@ class _Resources(HTMLParser):
 
 
 @pytest.mark.django_db
-def test_a_sent_campaign_parses_as_a_multipart_message_with_the_rfc_8058_headers(
-    smtp_server, news
-):
-    subscribe(CustomerFactory(email="marta@example.se", first_name="Märta"), "news", "open-tracking")
+def test_a_sent_campaign_parses_as_a_multipart_message_with_the_rfc_8058_headers(smtp_server, news):
+    subscribe(
+        CustomerFactory(email="marta@example.se", first_name="Märta"), "news", "open-tracking"
+    )
     subscribe(CustomerFactory(email="ola@example.no", preferred_language="nb"), "news")
     campaign = send_campaign(news)
     by_recipient = {message["To"]: message for message in smtp_server.messages}

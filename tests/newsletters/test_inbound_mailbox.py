@@ -235,9 +235,7 @@ def test_a_not_spam_report_changes_nothing_and_is_left_for_staff(mailbox, marta,
 
 
 @pytest.mark.django_db
-def test_a_mail_to_the_unsubscribe_address_withdraws_the_list_it_names_only(
-    mailbox, marta, news
-):
+def test_a_mail_to_the_unsubscribe_address_withdraws_the_list_it_names_only(mailbox, marta, news):
     sent = send_campaign(news)
     subject = mailto_subject(sent["marta@example.se"])
     mailbox.append(
@@ -359,12 +357,17 @@ def test_hostile_and_broken_messages_are_left_for_staff_and_never_stop_the_reade
         b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n'
         b"see attachment\r\n--b\r\nContent-Type: application/octet-stream\r\n"
         b"Content-Transfer-Encoding: base64\r\n\r\n"
-        + (b"QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFB\r\n" * 80_000)
+        + (
+            b"QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFB\r\n"
+            * 80_000
+        )
         + b"--b--\r\n"
     )
     broken_mime = (
-        b"From: x@example.net\r\nTo: " + verp.encode() + b"\r\nSubject: broken\r\nMIME-Version: 1.0\r\n"
-        b"Content-Type: multipart/report; report-type=delivery-status; boundary=\"nope\"\r\n\r\n"
+        b"From: x@example.net\r\nTo: "
+        + verp.encode()
+        + b"\r\nSubject: broken\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/report; report-type=delivery-status; boundary="nope"\r\n\r\n'
         b"--nope\r\nContent-Type: message/delivery-status\r\n\r\n\r\n\r\n--wrong\r\n\x00\xff\xfe"
     )
     wrong_charset = (
@@ -446,7 +449,7 @@ def test_two_readers_at_once_act_on_each_message_once(mailbox, news):
         else:
             mailbox.append(messages.exim_bounce(return_path=verp, recipient=person.email))
 
-    results, errors = run_at_once(lambda: inbound.mailbox_read(batch_size=5))
+    _results, errors = run_at_once(lambda: inbound.mailbox_read(batch_size=5))
 
     assert errors == []
     assert InboundMessage.objects.count() == 24

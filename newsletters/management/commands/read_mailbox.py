@@ -12,7 +12,9 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--url", help="imaps://user:password@host:port/mailbox (default: the setting)")
+        parser.add_argument(
+            "--url", help="imaps://user:password@host:port/mailbox (default: the setting)"
+        )
 
     def handle(self, *args, url=None, **options):
         if not (url or settings.INBOUND_MAIL_URL):
