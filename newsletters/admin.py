@@ -2,7 +2,9 @@ import csv
 
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin import widgets
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models
 from django.http import Http404, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -59,8 +61,19 @@ class CampaignTextInline(admin.StackedInline):
     fields = ("language", "subject", "body")
 
 
+class LabelledSplitDateTime(widgets.AdminSplitDateTime):
+    """The admin's date and time boxes, each with a name a screen reader can say: Django labels
+    only the pair."""
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs)
+        self.widgets[0].attrs["aria-label"] = _("Date")
+        self.widgets[1].attrs["aria-label"] = _("Time")
+
+
 @admin.register(Campaign)
 class CampaignAdmin(admin.ModelAdmin):
+    formfield_overrides = {models.DateTimeField: {"widget": LabelledSplitDateTime}}
     list_display = ("name", "purpose", "status", "scheduled_at", "finished_at")
     list_filter = ("status", "purpose")
     list_select_related = ("purpose",)
