@@ -50,9 +50,7 @@ def _deliveries(count: int) -> list[tuple[int, str]]:
         params=[campaign.pk],
     )
     vacuum_analyze(Customer, Delivery)
-    return list(
-        Delivery.objects.filter(campaign=campaign).values_list("pk", "customer__email")
-    )
+    return list(Delivery.objects.filter(campaign=campaign).values_list("pk", "customer__email"))
 
 
 def _fill(server: dovecot.Server, deliveries) -> None:
