@@ -387,51 +387,62 @@ def _resolve(parsed: Parsed) -> tuple[int | None, Customer | None, str]:
     return None, person, "" if person else "person_gone"
 
 
+def _act_on_one(uid: int, parsed: Parsed, changed: dict, bounces: list) -> None:
+    if parsed.outcome in (Outcome.HARD_BOUNCE, Outcome.SOFT_BOUNCE):
+        if parsed.token and not parsed.token.startswith("a."):
+            # Campaign deliveries: checked here, recorded set-wise by the caller.
+            try:
+                path = return_path.read(parsed.token)
+            except return_path.InvalidReturnPath:
+                changed[uid] = (Outcome.STAFF, "forged_return_path")
+                return
+            bounces.append((uid, path.delivery_id, parsed))
+            return
+        _delivery, person, reason = _resolve(parsed)
+        if person is None:
+            changed[uid] = (Outcome.STAFF, reason)
+        elif parsed.bounce == Delivery.Bounce.HARD:
+            services.person_bounced_hard(customer=person)
+        else:
+            changed[uid] = (Outcome.SOFT_BOUNCE, "not_counted")
+    elif parsed.outcome == Outcome.COMPLAINT:
+        delivery_id, person, reason = _resolve(parsed)
+        if person is None:
+            changed[uid] = (Outcome.STAFF, reason)
+        else:
+            services.complaint_record(
+                customer=person,
+                delivery_id=delivery_id,
+                evidence=f"ARF report {parsed.message_id_hash[:16]}",
+            )
+    elif parsed.outcome == Outcome.UNSUBSCRIBED:
+        public_id, code = parsed.unsubscribe
+        person = Customer.objects.filter(public_id=public_id).first()
+        purpose = Purpose.objects.filter(code=code).first()
+        if person is None or purpose is None:
+            changed[uid] = (Outcome.NO_ACTION, "person_or_list_gone")
+        else:
+            services.unsubscribe(
+                customer=person,
+                purpose=purpose,
+                channel=Channel.MAIL_UNSUBSCRIBE,
+                evidence=f"List-Unsubscribe mail {parsed.message_id_hash[:16]}",
+            )
+
+
 def _act(batch: list[tuple[int, Parsed]]) -> dict[int, tuple[str, str]]:
     """Act on a claimed batch; returns each UID's final outcome and reason where it changed."""
     changed: dict[int, tuple[str, str]] = {}
     bounces = []
     for uid, parsed in batch:
-        if parsed.outcome in (Outcome.HARD_BOUNCE, Outcome.SOFT_BOUNCE):
-            if parsed.token and not parsed.token.startswith("a."):
-                # Campaign deliveries: checked here, recorded set-wise below.
-                try:
-                    path = return_path.read(parsed.token)
-                except return_path.InvalidReturnPath:
-                    changed[uid] = (Outcome.STAFF, "forged_return_path")
-                    continue
-                bounces.append((uid, path.delivery_id, parsed))
-                continue
-            _delivery, person, reason = _resolve(parsed)
-            if person is None:
-                changed[uid] = (Outcome.STAFF, reason)
-            elif parsed.bounce == Delivery.Bounce.HARD:
-                services.person_bounced_hard(customer=person)
-            else:
-                changed[uid] = (Outcome.SOFT_BOUNCE, "not_counted")
-        elif parsed.outcome == Outcome.COMPLAINT:
-            delivery_id, person, reason = _resolve(parsed)
-            if person is None:
-                changed[uid] = (Outcome.STAFF, reason)
-            else:
-                services.complaint_record(
-                    customer=person,
-                    delivery_id=delivery_id,
-                    evidence=f"ARF report {parsed.message_id_hash[:16]}",
-                )
-        elif parsed.outcome == Outcome.UNSUBSCRIBED:
-            public_id, code = parsed.unsubscribe
-            person = Customer.objects.filter(public_id=public_id).first()
-            purpose = Purpose.objects.filter(code=code).first()
-            if person is None or purpose is None:
-                changed[uid] = (Outcome.NO_ACTION, "person_or_list_gone")
-            else:
-                services.unsubscribe(
-                    customer=person,
-                    purpose=purpose,
-                    channel=Channel.MAIL_UNSUBSCRIBE,
-                    evidence=f"List-Unsubscribe mail {parsed.message_id_hash[:16]}",
-                )
+        try:
+            # A savepoint each: one message whose action fails is left for staff, and neither
+            # blocks the batch nor comes back at every run.
+            with transaction.atomic():
+                _act_on_one(uid, parsed, changed, bounces)
+        except Exception as error:
+            logger.error("inbound message %s: action failed: %s", uid, type(error).__name__)
+            changed[uid] = (Outcome.STAFF, "action_failed")
     if bounces:
         known = set(
             Delivery.objects.filter(pk__in=[d for _uid, d, _p in bounces]).values_list(
