@@ -146,6 +146,9 @@ class Customer(TimeStampedModel):
         max_length=16,
         choices=UndeliverableReason.choices,
         blank=True,
+        default="",
+        # Also in the database: set-wise INSERTs of people name only the columns they fill.
+        db_default="",
     )
 
     # Identifiers: optional, only with a documented purpose, encrypted, found through blind indexes.

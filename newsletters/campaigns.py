@@ -112,8 +112,7 @@ def campaign_prepare_deliveries(campaign: Campaign) -> int:
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} (campaign_id, customer_id, status, created_at, tracked, "  # noqa: S608
-            "open_count, bounce, bounce_status, bounce_diagnostic) "
-            f"SELECT %s, audience.pk, %s, %s, %s, 0, '', '', '' FROM ({audience_sql}) audience "
+            f"open_count) SELECT %s, audience.pk, %s, %s, %s, 0 FROM ({audience_sql}) audience "
             # WHERE true: SQLite needs it to tell the upsert clause from a join's ON.
             "WHERE true ON CONFLICT (campaign_id, customer_id) DO NOTHING",
             [campaign.pk, Delivery.Status.QUEUED, timezone.now(), False, *audience_params],
