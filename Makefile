@@ -41,6 +41,8 @@ bench: export DEBUG = false
 bench: install
 	@# The load benchmark drives the server with wrk (Debian's package), as .ci/run installs Chromium.
 	@[ -x /usr/bin/wrk ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+	@# The mailbox reader's benchmark starts a Dovecot of its own (tests/dovecot.py).
+	@[ -x /usr/sbin/dovecot ] || { apt-get update -qq && RUNLEVEL=1 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd >/dev/null; }
 	$(BIN)/python -c 'import sys, psycopg; from psycopg import sql; \
 		url = sys.argv[1]; name = psycopg.conninfo.conninfo_to_dict(url)["dbname"]; \
 		server = psycopg.connect(url, dbname="postgres", autocommit=True); \

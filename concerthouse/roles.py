@@ -41,6 +41,8 @@ _NEWSLETTERS_VIEW = {
     "newsletters.view_delivery",
     "newsletters.view_signup",
     "newsletters.view_audienceexport",
+    # What came back: bounces, complaints and unsubscribe mails read from the inbound mailbox.
+    "newsletters.view_inboundmessage",
 }
 _NEWSLETTERS_RUN = (
     _CONSENT_VIEW

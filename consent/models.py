@@ -99,6 +99,10 @@ class Channel(models.TextChoices):
     COUNTER_OR_PHONE = "counter_or_phone", _("At the counter or by phone")
     PRIVACY_REQUEST = "privacy_request", _("Privacy request")
     MARKETING_OBJECTION = "marketing_objection", _("Objection to direct marketing")
+    # Mail that comes back (newsletters/inbound.py): a mail to the List-Unsubscribe mailto, and a
+    # spam complaint forwarded by the person's mailbox provider (ARF), an unsubscribe by the person.
+    MAIL_UNSUBSCRIBE = "mail_unsubscribe", _("Unsubscribe by email")
+    SPAM_COMPLAINT = "spam_complaint", _("Spam complaint through the mailbox provider")
 
 
 class Consent(models.Model):

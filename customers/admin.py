@@ -61,6 +61,8 @@ class CustomerAdmin(PersonalDataAdminMixin, LargeTableAdmin):
         "bank_account_display",
         "identifiers_purpose",
         "rights_status",
+        "email_undeliverable_at",
+        "email_undeliverable_reason",
         "public_id",
         "created_at",
         "updated_at",
@@ -90,6 +92,11 @@ class CustomerAdmin(PersonalDataAdminMixin, LargeTableAdmin):
                     },
                 ),
                 (_("Restriction and objection"), {"fields": ("rights_status",)}),
+                # Set by the mailbox reader from bounces; a new confirmed signup clears it.
+                (
+                    _("Email delivery"),
+                    {"fields": ("email_undeliverable_at", "email_undeliverable_reason")},
+                ),
                 (_("Record"), {"fields": ("public_id", "created_at", "updated_at")}),
             ]
         # The personal-data map decides what of this the user's role may see.

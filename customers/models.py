@@ -22,6 +22,9 @@ def house_language() -> str:
 
 # Art. 18: a person whose processing is restricted; their data is only stored.
 RESTRICTED = Q(restricted_at__isnull=False)
+# Mail to the address bounces for good (newsletters/inbound.py): nothing is sent there but answers to
+# privacy requests, which go to the request's own address.
+UNDELIVERABLE = Q(email_undeliverable_at__isnull=False)
 
 
 class CustomerQuerySet(models.QuerySet):
@@ -39,6 +42,11 @@ class CustomerQuerySet(models.QuerySet):
         """People who may receive direct marketing as far as their own record goes: not restricted
         and not objecting (Art. 21(2), absolute). Consent to a given list is checked on top."""
         return self.processable().filter(marketing_objection_at__isnull=True)
+
+    def deliverable(self):
+        """People whose address still takes mail: every sender of email to a person filters by it,
+        except the answers to privacy requests (they go to the request's own address)."""
+        return self.exclude(UNDELIVERABLE)
 
     def with_email(self, email: str):
         """The person with this address, given as it is stored: normalised where it entered
@@ -79,6 +87,10 @@ class Customer(TimeStampedModel):
     class IdentifiersPurpose(models.TextChoices):
         REFUNDS = "refunds", _("Refunds of cancelled purchases")
         INVOICING = "invoicing", _("Invoicing and payment by instalments")
+
+    class UndeliverableReason(models.TextChoices):
+        HARD_BOUNCE = "hard_bounce", _("The receiving server refused the address for good")
+        SOFT_BOUNCES = "soft_bounces", _("Mail to the address failed again and again")
 
     class RestrictionGround(models.TextChoices):
         # GDPR Art. 18(1)(a)-(d)
@@ -124,6 +136,21 @@ class Customer(TimeStampedModel):
     relationship_started_on = models.DateField(_("relationship started"), null=True, blank=True)
     relationship_ended_on = models.DateField(_("relationship ended"), null=True, blank=True)
     last_activity_at = models.DateTimeField(_("last activity"), default=timezone.now)
+
+    # The address bounces (newsletters/inbound.py). Not a withdrawal of consent and not a
+    # suppression: the person's own new confirmed signup clears it.
+    email_undeliverable_at = models.DateTimeField(
+        _("email undeliverable since"), null=True, blank=True
+    )
+    email_undeliverable_reason = models.CharField(
+        _("why the email is undeliverable"),
+        max_length=16,
+        choices=UndeliverableReason.choices,
+        blank=True,
+        default="",
+        # Also in the database: set-wise INSERTs of people name only the columns they fill.
+        db_default="",
+    )
 
     # Identifiers: optional, only with a documented purpose, encrypted, found through blind indexes.
     national_id = EncryptedTextField(_("national identity number"), blank=True, default="")
@@ -213,6 +240,11 @@ class Customer(TimeStampedModel):
                 condition=Q(restricted_at__isnull=True) | ~Q(restriction_ground=""),
                 name="customer_restriction_has_ground",
             ),
+            models.CheckConstraint(
+                condition=Q(email_undeliverable_at__isnull=True)
+                | ~Q(email_undeliverable_reason=""),
+                name="customer_undeliverable_has_reason",
+            ),
         ]
         indexes = [
             # Exact look-up of a bank account by finance (refunds).
@@ -258,6 +290,10 @@ class Customer(TimeStampedModel):
     @property
     def is_restricted(self) -> bool:
         return self.restricted_at is not None
+
+    @property
+    def email_undeliverable(self) -> bool:
+        return self.email_undeliverable_at is not None
 
     @property
     def objects_to_marketing(self) -> bool:

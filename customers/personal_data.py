@@ -90,6 +90,8 @@ register(
             "restriction_ground": Category.BEHAVIOURAL,
             "marketing_objection_at": Category.BEHAVIOURAL,
             "marketing_objection_channel": Category.BEHAVIOURAL,
+            "email_undeliverable_at": Category.CONTACT,
+            "email_undeliverable_reason": Category.CONTACT,
             "created_at": Category.BEHAVIOURAL,
         },
         purpose=_(

@@ -415,3 +415,42 @@ def customer_object_to_marketing(*, customer: Customer, channel: str, actor=None
             detail={"channel": channel},
         )
     return customer
+
+
+# --- Undeliverable addresses (set by newsletters/inbound.py from bounces) ---------------------------
+@transaction.atomic
+def customers_mark_undeliverable(*, customer_ids, reason: str) -> int:
+    """Mark these people's addresses undeliverable, set-wise; returns how many were newly marked.
+
+    Not a withdrawal of consent and not a suppression: nothing is sent there any more (but the
+    answers to privacy requests), until the person's own new confirmed signup clears it. Idempotent:
+    an address already marked keeps its first time and reason.
+    """
+    if reason not in Customer.UndeliverableReason.values:
+        raise ValueError(reason)
+    marked = list(
+        Customer.objects.select_for_update()
+        .filter(pk__in=list(customer_ids), email_undeliverable_at__isnull=True)
+        .order_by("pk")
+        .only("pk", "public_id")
+    )
+    Customer.objects.filter(pk__in=[c.pk for c in marked]).update(
+        email_undeliverable_at=timezone.now(), email_undeliverable_reason=reason
+    )
+    for customer in marked:
+        audit_record(
+            action="customer.email_undeliverable", target=customer, detail={"reason": reason}
+        )
+    return len(marked)
+
+
+@transaction.atomic
+def customer_mark_deliverable(*, customer: Customer) -> Customer:
+    """The owner of the address showed that it takes mail again (a confirmed signup)."""
+    updated = Customer.objects.filter(pk=customer.pk, email_undeliverable_at__isnull=False).update(
+        email_undeliverable_at=None, email_undeliverable_reason=""
+    )
+    if updated:
+        audit_record(action="customer.email_deliverable", target=customer)
+        customer.email_undeliverable_at, customer.email_undeliverable_reason = None, ""
+    return customer

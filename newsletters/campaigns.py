@@ -10,6 +10,7 @@ delay a message but never send it twice.
 
 import logging
 import smtplib
+import uuid
 from datetime import timedelta
 
 from django.conf import settings
@@ -23,6 +24,7 @@ from django.utils import timezone, translation
 from django.utils.html import escape
 from django.utils.translation import gettext_lazy as _
 
+from concerthouse import return_path
 from concerthouse.audit import audit_record
 from concerthouse.queue import enqueue_on_commit
 from consent.models import Consent, Purpose
@@ -42,8 +44,9 @@ CLAIM_ABANDONED_AFTER = timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT * 2)
 
 def campaign_audience(campaign: Campaign):
     """Who may receive this campaign now: confirmed consent to its list, neither restricted nor
-    objecting. The suppression list is checked per batch, where the addresses are at hand."""
-    return people_consenting(purpose=campaign.purpose_id)
+    objecting, an address that takes mail. The suppression list is checked per batch, where the
+    addresses are at hand."""
+    return people_consenting(purpose=campaign.purpose_id).deliverable()
 
 
 # --- Staff actions --------------------------------------------------------------------------------
@@ -79,6 +82,24 @@ def campaign_cancel(*, campaign: Campaign, actor) -> Campaign:
     campaign.deliveries.filter(status=Delivery.Status.QUEUED).update(status=Delivery.Status.SKIPPED)
     audit_record(action="campaign.cancelled", actor=actor, target=campaign)
     return campaign
+
+
+def campaign_test_send(*, campaign: Campaign, actor) -> list[str]:
+    """Send the campaign, in each language it is written in, to the member of staff's own address;
+    returns the languages sent. Nothing is recorded as a delivery, and nobody else gets anything."""
+    if not actor.email:
+        raise ValidationError(_("Your account has no email address to send the test to."))
+    renderer = CampaignRenderer(Campaign.objects.select_related("purpose").get(pk=campaign.pk))
+    languages = sorted(renderer.texts)
+    if not languages:
+        raise ValidationError(_("Write a subject and body first."))
+    messages = [renderer.test_message(language=language, to=actor.email) for language in languages]
+    with get_connection() as smtp:
+        smtp.send_messages(messages)
+    audit_record(
+        action="campaign.test_sent", actor=actor, target=campaign, detail={"languages": languages}
+    )
+    return languages
 
 
 # --- Sending --------------------------------------------------------------------------------------
@@ -150,7 +171,7 @@ def _claim_batch(campaign: Campaign, size: int) -> list[Delivery]:
 
 class CampaignRenderer:
     """Builds each person's message: their language, their links, a pixel only with tracking
-    consent.
+    consent, a return path of the delivery's own.
 
     The templates are rendered once per language (and with or without the pixel), with markers
     where the person's links go; each message then only fills in its links. Rendering two templates
@@ -164,20 +185,31 @@ class CampaignRenderer:
     }
 
     def __init__(self, campaign: Campaign):
+        self.campaign = campaign
         self.texts = {text.language: text for text in campaign.texts.all()}
         self.purpose = campaign.purpose
         self.sender = emails.sender()
-        self.mailto = f"mailto:{settings.NEWSLETTER_UNSUBSCRIBE_MAILTO}?subject=unsubscribe"
         self.list_id = (
             f"{self.purpose.code} <{self.purpose.code}.{settings.NEWSLETTER_LIST_ID_DOMAIN}>"
         )
+        # Gmail's form (campaign:list:type:sender): complaint rates per campaign in its Postmaster
+        # Tools, and a value the complaint reports of other providers carry back.
+        self.feedback_id = (
+            f"{campaign.pk}:{self.purpose.code}:newsletter:{settings.EMAIL_FEEDBACK_SENDER}"
+        )
         self._rendered: dict[tuple[str, bool], tuple[str, str]] = {}
+
+    def text_for(self, language: str) -> CampaignText:
+        return self.texts.get(language) or self.texts[settings.LANGUAGE_CODE]
 
     def _templates(self, text: CampaignText, tracked: bool) -> tuple[str, str]:
         key = (text.language, tracked)
         if key not in self._rendered:
             context = {
                 "house_name": settings.HOUSE_NAME,
+                "colour_primary": settings.HOUSE_COLOUR_PRIMARY,
+                "colour_background": settings.HOUSE_COLOUR_BACKGROUND,
+                "subject": text.subject,
                 "paragraphs": [p.strip() for p in text.body.split("\n\n") if p.strip()],
                 "body": text.body,
                 **self._MARKERS,
@@ -191,32 +223,84 @@ class CampaignRenderer:
                 )
         return self._rendered[key]
 
+    def render(self, text: CampaignText, urls: dict[str, str], tracked: bool) -> tuple[str, str]:
+        """The plain text and the HTML of `text` with these links filled in."""
+        plain, html = self._templates(text, tracked)
+        for name, marker in self._MARKERS.items():
+            plain = plain.replace(marker, urls.get(name, ""))
+            html = html.replace(marker, escape(urls.get(name, "")))
+        return plain, html
+
     def message(self, delivery: Delivery) -> EmailMultiAlternatives:
         person = delivery.customer
-        text = self.texts.get(person.preferred_language) or self.texts[settings.LANGUAGE_CODE]
+        text = self.text_for(person.preferred_language)
         urls = {
             "preferences_url": links.preferences_url(person),
             "unsubscribe_url": links.unsubscribe_url(person, self.purpose),
             "pixel_url": links.open_pixel_url(delivery.pk) if delivery.tracked else "",
         }
-        plain, html = self._templates(text, delivery.tracked)
-        for name, marker in self._MARKERS.items():
-            plain = plain.replace(marker, urls[name])
-            html = html.replace(marker, escape(urls[name]))
+        plain, html = self.render(text, urls, delivery.tracked)
         message = EmailMultiAlternatives(
             subject=text.subject,
             body=plain,
-            from_email=self.sender,
+            # The envelope sender names this delivery (VERP): its bounce or complaint comes back
+            # to an address that says which message it is about. The From header stays the house's.
+            from_email=return_path.for_delivery(delivery.pk),
             to=[person.email],
             headers={
-                # RFC 2369 and RFC 8058: one-click unsubscribe that mail clients show as a button.
-                "List-Unsubscribe": f"<{urls['unsubscribe_url']}>, <{self.mailto}>",
+                "From": self.sender,
+                # RFC 2369 and RFC 8058: one-click unsubscribe that mail clients show as a button,
+                # and a mailto whose subject carries a signed token for the mailbox reader.
+                "List-Unsubscribe": (
+                    f"<{urls['unsubscribe_url']}>, "
+                    f"<{links.unsubscribe_mailto(person, self.purpose)}>"
+                ),
+                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+                "List-Id": self.list_id,
+                "Feedback-ID": self.feedback_id,
+            },
+        )
+        message.attach_alternative(html, "text/html")
+        return message
+
+    def test_message(self, *, language: str, to: str) -> EmailMultiAlternatives:
+        """The message of one language as a recipient gets it, to a member of staff's address.
+
+        Its links are real pages, made for nobody: the unsubscribe page answers and changes
+        nothing, the preference link says it is not valid. No pixel, no return path of a delivery.
+        """
+        text = self.text_for(language)
+        nobody = Customer(public_id=uuid.uuid4(), preferred_language=text.language)
+        urls = {
+            "preferences_url": links.preferences_url(nobody),
+            "unsubscribe_url": links.unsubscribe_url(nobody, self.purpose),
+        }
+        plain, html = self.render(text, urls, tracked=False)
+        with translation.override(text.language):
+            subject = _("[Test] %(subject)s") % {"subject": text.subject}
+        message = EmailMultiAlternatives(
+            subject=str(subject),
+            body=plain,
+            from_email=self.sender,
+            to=[to],
+            headers={
+                "List-Unsubscribe": (
+                    f"<{urls['unsubscribe_url']}>, <{links.unsubscribe_mailto(nobody, self.purpose)}>"
+                ),
                 "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
                 "List-Id": self.list_id,
             },
         )
         message.attach_alternative(html, "text/html")
         return message
+
+    def preview(self, language: str) -> dict:
+        """What a recipient reading `language` gets: the subject, the text and the HTML (its links
+        inert), and which language's text that is (the house's, where none was written)."""
+        text = self.text_for(language)
+        urls = {"preferences_url": "#preferences", "unsubscribe_url": "#unsubscribe"}
+        plain, html = self.render(text, urls, tracked=False)
+        return {"text": text, "subject": text.subject, "plain": plain, "html": html}
 
 
 # Errors that mean this one address was refused, not that the connection or server is gone.

@@ -5,6 +5,9 @@ email address. Confirmation and preference links expire; unsubscribe links do no
 withdrawing must stay as easy as giving (Art. 7(3)), from however old an email.
 """
 
+from urllib.parse import quote
+
+from django.conf import settings
 from django.urls import reverse
 
 from concerthouse.signed_links import absolute, make, url
@@ -13,6 +16,7 @@ CONFIRM = "newsletters.confirm"
 PREFERENCES = "newsletters.preferences"
 UNSUBSCRIBE = "newsletters.unsubscribe"
 OPEN = "newsletters.open"
+MAIL_UNSUBSCRIBE = "newsletters.mail_unsubscribe"
 
 
 def confirmation_url(signup) -> str:
@@ -35,6 +39,17 @@ def unsubscribe_url(customer, purpose) -> str:
         unsubscribe_token(customer, purpose),
         language=customer.preferred_language,
     )
+
+
+def mail_unsubscribe_token(customer, purpose) -> str:
+    return make([customer.public_id.hex, purpose.code], salt=MAIL_UNSUBSCRIBE)
+
+
+def unsubscribe_mailto(customer, purpose) -> str:
+    """The mailto of List-Unsubscribe (RFC 2369): the signed token rides in the subject, which mail
+    clients send as it is; the mailbox reader acts on it (newsletters/inbound.py)."""
+    subject = quote(f"unsubscribe {mail_unsubscribe_token(customer, purpose)}")
+    return f"mailto:{settings.NEWSLETTER_UNSUBSCRIBE_MAILTO}?subject={subject}"
 
 
 def open_pixel_url(delivery_id: int) -> str:

@@ -104,6 +104,7 @@ class Suppression(models.Model):
         UNSUBSCRIBED = "unsubscribed", _("Withdrew all marketing consent")
         OBJECTED = "objected", _("Objected to direct marketing")
         ERASED = "erased", _("Erased at their request")
+        COMPLAINED = "complained", _("Reported our email as spam")
 
     email_hash = models.CharField(_("email hash"), max_length=64, unique=True)
     reason = models.CharField(_("reason"), max_length=16, choices=Reason.choices)
@@ -205,6 +206,10 @@ class Delivery(models.Model):
         SKIPPED = "skipped", _("Skipped: no longer in the audience")
         FAILED = "failed", _("Failed")
 
+    class Bounce(models.TextChoices):
+        HARD = "hard", _("Hard: the address does not take mail")
+        SOFT = "soft", _("Soft: refused for now")
+
     campaign = models.ForeignKey(
         Campaign, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("campaign")
     )
@@ -225,6 +230,21 @@ class Delivery(models.Model):
     tracked = models.BooleanField(_("open tracking"), default=False)
     first_opened_at = models.DateTimeField(_("first opened"), null=True, blank=True)
     open_count = models.PositiveIntegerField(_("opens"), default=0)
+    # What came back to the message's return path (newsletters/inbound.py): a delivery status
+    # notification (RFC 3464) and its status code and diagnostic, or a spam complaint (RFC 5965).
+    # Defaults in the database too: set-wise INSERTs (campaign_prepare_deliveries, fixtures of the
+    # benchmarks and tests) name only the columns they fill.
+    bounce = models.CharField(
+        _("bounce"), max_length=8, choices=Bounce.choices, blank=True, default="", db_default=""
+    )
+    bounce_status = models.CharField(
+        _("bounce status code"), max_length=16, blank=True, default="", db_default=""
+    )
+    bounce_diagnostic = models.CharField(
+        _("bounce diagnostic"), max_length=500, blank=True, default="", db_default=""
+    )
+    bounced_at = models.DateTimeField(_("bounced"), null=True, blank=True)
+    complained_at = models.DateTimeField(_("reported as spam"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("delivery")
@@ -239,6 +259,12 @@ class Delivery(models.Model):
             models.Index(fields=["campaign", "status", "id"], name="delivery_batch_idx"),
             # The retention purge of old delivery and open logs.
             models.Index(fields=["created_at"], name="delivery_created_idx"),
+            # The soft-bounce policy: one person's soft bounces within the window.
+            models.Index(
+                fields=["customer", "bounced_at"],
+                condition=Q(bounce="soft"),
+                name="delivery_soft_bounce_idx",
+            ),
         ]
 
     def __str__(self):
@@ -295,3 +321,58 @@ class AudienceExportMember(models.Model):
 
     def __str__(self):
         return f"{self.export} ← {self.customer_id}"
+
+
+class InboundMessage(models.Model):
+    """One message of the inbound mailbox, claimed once (newsletters/inbound.py).
+
+    The row is inserted, unique per mailbox, UIDVALIDITY and UID, in the transaction that acts on
+    the message: a second reader at the same moment, or a re-run after a crash, finds it and acts
+    no more; it only moves the message to the folder of the outcome recorded here. It holds no
+    address and no content: what the message was, what it changed, and a hash of its Message-ID.
+    """
+
+    class Kind(models.TextChoices):
+        DSN = "dsn", _("Delivery status notification")
+        COMPLAINT = "complaint", _("Spam complaint (ARF)")
+        UNSUBSCRIBE = "unsubscribe", _("Unsubscribe by email")
+        AUTO_REPLY = "auto_reply", _("Automatic reply")
+        OTHER = "other", _("Other")
+
+    class Outcome(models.TextChoices):
+        HARD_BOUNCE = "hard_bounce", _("Hard bounce recorded")
+        SOFT_BOUNCE = "soft_bounce", _("Soft bounce recorded")
+        COMPLAINT = "complaint", _("Complaint: unsubscribed and suppressed")
+        UNSUBSCRIBED = "unsubscribed", _("Unsubscribed from the list")
+        NO_ACTION = "no_action", _("Needs no action")
+        STAFF = "staff", _("Left for staff")
+
+    mailbox = models.CharField(_("mailbox"), max_length=200)
+    uidvalidity = models.BigIntegerField(_("UIDVALIDITY"))
+    uid = models.BigIntegerField(_("UID"))
+    message_id_hash = models.CharField(_("Message-ID hash"), max_length=64, blank=True)
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    outcome = models.CharField(_("outcome"), max_length=16, choices=Outcome.choices)
+    # Why, for staff: a code such as "expired_token" or "no_return_path", never an address.
+    reason = models.CharField(_("reason"), max_length=64, blank=True)
+    processed_at = models.DateTimeField(_("processed"), default=timezone.now)
+    # Which reader's batch inserted the row: a batch acts only on the rows it inserted itself.
+    claim = models.UUIDField(_("claimed by"), editable=False)
+    moved = models.BooleanField(_("moved to its folder"), default=False)
+
+    class Meta:
+        verbose_name = _("inbound message")
+        verbose_name_plural = _("inbound messages")
+        ordering = ["-processed_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["mailbox", "uidvalidity", "uid"], name="inbound_message_once"
+            ),
+        ]
+        indexes = [
+            # The admin's list, newest first, and the retention purge of old rows.
+            models.Index(fields=["processed_at"], name="inbound_processed_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.mailbox} {self.uidvalidity}/{self.uid}: {self.get_outcome_display()}"

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Count, F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -34,10 +34,15 @@ from consent.services import (
     consents_withdraw_marketing,
 )
 from customers.models import Customer
-from customers.services import customer_get_or_create, customer_object_to_marketing
+from customers.services import (
+    customer_get_or_create,
+    customer_mark_deliverable,
+    customer_object_to_marketing,
+    customers_mark_undeliverable,
+)
 
 from . import emails
-from .models import Signup, SignupIntake, Suppression
+from .models import Delivery, Signup, SignupIntake, Suppression
 
 # A second signup inside this window (a double click, an impatient reload) does not send a second
 # confirmation email; after it, a repeated signup resends the link.
@@ -307,6 +312,8 @@ def signup_confirm(*, signup: Signup) -> Signup:
             changed.append(name)
     person.save(update_fields=changed)
     suppression_lift(email=person.email)
+    # The confirmation link reached the address: it takes mail again, whatever bounced before.
+    customer_mark_deliverable(customer=person)
     signup.confirmed_at = timezone.now()
     signup.save(update_fields=["confirmed_at"])
     audit_record(action="newsletter.signup_confirmed", target=person)
@@ -367,15 +374,88 @@ def preferences_object(*, customer: Customer) -> Customer:
 
 
 @transaction.atomic
-def unsubscribe(*, customer: Customer, purpose: Purpose) -> None:
-    """RFC 8058 one-click unsubscribe from one list. Idempotent: a repeat changes nothing."""
-    consent_withdraw(
-        customer=customer,
-        purpose=purpose,
-        channel=Channel.ONE_CLICK_UNSUBSCRIBE,
-        evidence="List-Unsubscribe",
-    )
+def unsubscribe(
+    *,
+    customer: Customer,
+    purpose: Purpose,
+    channel: str = Channel.ONE_CLICK_UNSUBSCRIBE,
+    evidence: str = "List-Unsubscribe",
+) -> None:
+    """Unsubscribe from one list: RFC 8058's one click, or a mail to the List-Unsubscribe mailto.
+    Idempotent: a repeat changes nothing."""
+    consent_withdraw(customer=customer, purpose=purpose, channel=channel, evidence=evidence)
     _suppress_if_unsubscribed(customer)
+
+
+# --- Mail that comes back (newsletters/inbound.py) ------------------------------------------------
+@transaction.atomic
+def complaint_record(*, customer: Customer, evidence: str, delivery_id: int | None = None) -> None:
+    """A spam complaint (RFC 5965) is the person saying stop: every marketing consent withdrawn and
+    the address suppressed, as an unsubscribe by the person, with the report as the evidence (a
+    hash of it, never an address). Idempotent."""
+    if delivery_id is not None:
+        Delivery.objects.filter(pk=delivery_id, complained_at__isnull=True).update(
+            complained_at=timezone.now()
+        )
+    consents_withdraw_marketing(
+        customer=customer, channel=Channel.SPAM_COMPLAINT, evidence=evidence
+    )
+    suppression_add(email=customer.email, reason=Suppression.Reason.COMPLAINED)
+    audit_record(action="newsletter.complaint_received", target=customer)
+
+
+@transaction.atomic
+def bounces_record(bounces) -> dict[str, int]:
+    """Record bounces, set-wise: `bounces` are (delivery id, Delivery.Bounce, status, diagnostic).
+
+    Each is kept on its delivery (a hard bounce overrides a soft one, never the reverse). A hard
+    bounce marks the address undeliverable at once; soft ones once NEWSLETTER_SOFT_BOUNCE_LIMIT
+    deliveries to the person bounced softly within NEWSLETTER_SOFT_BOUNCE_DAYS. Undeliverable is
+    neither a withdrawal of consent nor a suppression. Returns how many deliveries were recorded
+    and addresses newly marked.
+    """
+    bounces = list(bounces)
+    deliveries = Delivery.objects.select_for_update().in_bulk([b[0] for b in bounces])
+    now, changed = timezone.now(), {}
+    for delivery_id, kind, status, diagnostic in bounces:
+        delivery = changed.get(delivery_id) or deliveries.get(delivery_id)
+        if delivery is None or delivery.bounce == Delivery.Bounce.HARD:
+            continue
+        delivery.bounce, delivery.bounced_at = kind, now
+        delivery.bounce_status, delivery.bounce_diagnostic = status[:16], diagnostic[:500]
+        changed[delivery_id] = delivery
+    Delivery.objects.bulk_update(
+        changed.values(),
+        ["bounce", "bounce_status", "bounce_diagnostic", "bounced_at"],
+        batch_size=500,
+    )
+    hard = {d.customer_id for d in changed.values() if d.bounce == Delivery.Bounce.HARD}
+    soft = {d.customer_id for d in changed.values() if d.bounce == Delivery.Bounce.SOFT} - hard
+    window = now - timedelta(days=settings.NEWSLETTER_SOFT_BOUNCE_DAYS)
+    too_many = (
+        Delivery.objects.filter(
+            customer__in=soft, bounce=Delivery.Bounce.SOFT, bounced_at__gte=window
+        )
+        .values("customer")
+        .annotate(n=Count("pk"))
+        .filter(n__gte=settings.NEWSLETTER_SOFT_BOUNCE_LIMIT)
+        .values_list("customer", flat=True)
+    )
+    marked = customers_mark_undeliverable(
+        customer_ids=hard, reason=Customer.UndeliverableReason.HARD_BOUNCE
+    )
+    marked += customers_mark_undeliverable(
+        customer_ids=list(too_many), reason=Customer.UndeliverableReason.SOFT_BOUNCES
+    )
+    return {"recorded": len(changed), "marked": marked}
+
+
+def person_bounced_hard(*, customer: Customer) -> int:
+    """A hard bounce of mail that was no campaign's (matched to the person for certain by the
+    return path, concerthouse/return_path.py): the address is marked undeliverable."""
+    return customers_mark_undeliverable(
+        customer_ids=[customer.pk], reason=Customer.UndeliverableReason.HARD_BOUNCE
+    )
 
 
 def preference_link_request(*, email: str, language: str) -> None:
@@ -383,6 +463,6 @@ def preference_link_request(*, email: str, language: str) -> None:
     that the page (and its timing) is the same for a known and an unknown address."""
     from .tasks import send_preference_link_task
 
-    customer = Customer.objects.with_email(normalise_email(email)).only("pk").first()
+    customer = Customer.objects.deliverable().with_email(normalise_email(email)).only("pk").first()
     if customer is not None:
         enqueue_on_commit(send_preference_link_task, customer.pk, language)

@@ -32,7 +32,7 @@ def send_owed_confirmations_task() -> int:
 
 @shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=30, max_retries=5)
 def send_preference_link_task(customer_id: int, language: str) -> None:
-    customer = Customer.objects.filter(pk=customer_id).first()
+    customer = Customer.objects.deliverable().filter(pk=customer_id).first()
     if customer is not None:
         emails.preference_link(customer, language=language).send()
 
@@ -56,3 +56,12 @@ def send_due_campaigns_task() -> int:
     for campaign_id in due:
         send_campaign_task.delay(campaign_id)
     return len(due)
+
+
+@shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=30, max_retries=3)
+def read_mailbox_task() -> dict[str, int]:
+    """Beat, every minute: bounces, complaints and unsubscribe mails. The mailbox is the queue and
+    each message is claimed once, so a run that is lost, doubled or overlapping acts once."""
+    from . import inbound
+
+    return inbound.mailbox_read()

@@ -32,10 +32,15 @@ def concerts_due(*, now=None):
 
 
 def _subscribers(concert: Concert):
-    """Who the email goes to now: active subscribers of the series, not restricted (Art. 18)."""
-    return Customer.objects.processable().filter(
-        season_subscriptions__series_id=concert.series_id,
-        season_subscriptions__status=SeasonSubscription.Status.ACTIVE,
+    """Who the email goes to now: active subscribers of the series, not restricted (Art. 18), whose
+    address takes mail."""
+    return (
+        Customer.objects.processable()
+        .deliverable()
+        .filter(
+            season_subscriptions__series_id=concert.series_id,
+            season_subscriptions__status=SeasonSubscription.Status.ACTIVE,
+        )
     )
 
 

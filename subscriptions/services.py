@@ -436,9 +436,12 @@ def seating_consent_withdraw(*, customer: Customer, channel: str, actor=None) ->
 # --- Emails the database says are owed -------------------------------------------------------------
 def booking_confirmation_send(*, subscription_id: int) -> bool:
     """Send the confirmation a booking owes, once (a task that runs twice sends one email); a
-    failed send is left to the sweep (`booking_confirmations_owed`)."""
+    failed send is left to the sweep (`booking_confirmations_owed`). An undeliverable address gets
+    nothing; the sweep sends it, within the week, if the person's address takes mail again."""
     owed = SeasonSubscription.objects.select_related("customer", "series__season", "order").filter(
-        pk=subscription_id, confirmation_sent_at__isnull=True
+        pk=subscription_id,
+        confirmation_sent_at__isnull=True,
+        customer__email_undeliverable_at__isnull=True,
     )
     return send_owed(owed, sent_field="confirmation_sent_at", message=emails.booking_confirmation)
 
@@ -459,8 +462,11 @@ def source_notices_send(*, batch_size: int = 200) -> int:
     while True:
         with transaction.atomic():
             stale = timezone.now() - SOURCE_NOTICE_CLAIM_TIMEOUT
+            # An undeliverable address's notice stays owed until the address takes mail again.
             batch = list(
-                SourceNotice.objects.filter(sent_at__isnull=True)
+                SourceNotice.objects.filter(
+                    sent_at__isnull=True, customer__email_undeliverable_at__isnull=True
+                )
                 .filter(Q(claimed_at__isnull=True) | Q(claimed_at__lt=stale))
                 .select_related("customer")
                 .order_by("pk")

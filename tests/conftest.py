@@ -61,16 +61,34 @@ def smtp_server(settings):
 
 
 class CollectingHandler:
-    """Keeps every message the server accepts, parsed."""
+    """Keeps every message the server accepts, parsed, and as it came (bytes and envelope)."""
 
     def __init__(self):
         self.messages = []
+        self.raw = []
+        self.envelope_senders = []
 
     async def handle_DATA(self, server, session, envelope):
         self.messages.append(
             email.message_from_bytes(envelope.content, policy=email.policy.default)
         )
+        self.raw.append(envelope.original_content or envelope.content)
+        self.envelope_senders.append(envelope.mail_from)
         return "250 Message accepted"
+
+
+@pytest.fixture
+def mailbox(settings):
+    """A Dovecot IMAP server of the test's own on loopback (tests/dovecot.py), over TLS with a
+    throwaway certificate the settings trust, and the registry's inbound mailbox pointed at it."""
+    from tests import dovecot
+
+    if (reason := dovecot.available()) is not None:
+        pytest.skip(f"mailbox test: {reason}")
+    with dovecot.dovecot_server() as server:
+        settings.INBOUND_MAIL_URL = server.url
+        settings.INBOUND_MAIL_CA_FILE = server.ca_file
+        yield server
 
 
 @pytest.fixture(autouse=True)

@@ -246,6 +246,34 @@ BLIND_INDEX_KEY = env.str("BLIND_INDEX_KEY", default="")
 # --- Email ------------------------------------------------------------------------------------------
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="no-reply@example.org")
+# Mail that goes out by SMTP passes concerthouse/mail_backend.py: a return path per message (VERP)
+# and, with a key, a DKIM signature.
+if EMAIL_BACKEND == "django.core.mail.backends.smtp.EmailBackend":  # noqa: F821 (from EMAIL_URL)
+    EMAIL_BACKEND = "concerthouse.mail_backend.EmailBackend"
+# Bounces and complaints come back to `<prefix>+<signed token>@<domain>` (concerthouse/return_path.py):
+# the domain's MX must deliver them to the mailbox INBOUND_MAIL_URL reads.
+EMAIL_BOUNCE_DOMAIN = env.str("EMAIL_BOUNCE_DOMAIN", default=DEFAULT_FROM_EMAIL.rpartition("@")[2])
+EMAIL_RETURN_PATH_PREFIX = env.str("EMAIL_RETURN_PATH_PREFIX", default="bounce")
+# DKIM (RFC 6376): with a key, every message is signed as the domain (docs/operations.md). The key
+# is a PEM, in the variable itself (newlines written \n) or in a file.
+DKIM_DOMAIN = env.str("DKIM_DOMAIN", default=DEFAULT_FROM_EMAIL.rpartition("@")[2])
+DKIM_SELECTOR = env.str("DKIM_SELECTOR", default="registry")
+DKIM_PRIVATE_KEY = env.str("DKIM_PRIVATE_KEY", default="")
+DKIM_PRIVATE_KEY_FILE = env.str("DKIM_PRIVATE_KEY_FILE", default="")
+# The sender id of the Feedback-ID header, by which mailbox providers report complaint rates.
+EMAIL_FEEDBACK_SENDER = env.str("EMAIL_FEEDBACK_SENDER", default="registry")
+
+# --- The inbound mailbox (newsletters/inbound.py) ---------------------------------------------------
+# Where bounces, complaints and unsubscribe mails arrive: imaps://user:password@host:993/INBOX
+# (TLS only). Unset: nothing is read.
+INBOUND_MAIL_URL = env.str("INBOUND_MAIL_URL", default="")
+# A CA certificate to trust for that server besides the system's (a private or test server).
+INBOUND_MAIL_CA_FILE = env.str("INBOUND_MAIL_CA_FILE", default="")
+# Messages fetched, acted on in one transaction and moved, per round trip.
+INBOUND_MAIL_BATCH_SIZE = env.int("INBOUND_MAIL_BATCH_SIZE", default=200)
+# Each message is moved to a folder of its outcome, named with this prefix (never deleted).
+INBOUND_MAIL_FOLDER_PREFIX = env.str("INBOUND_MAIL_FOLDER_PREFIX", default="Registry-")
+INBOUND_MAIL_TIMEOUT = env.int("INBOUND_MAIL_TIMEOUT", default=60)
 
 # --- Retention (DESIGN.md, Retention defaults; per house through the environment) ------------------
 RETENTION_LEAD_YEARS = env.int("RETENTION_LEAD_YEARS", default=3)
@@ -344,6 +372,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "newsletters.tasks.process_signup_intakes_task",
         "schedule": 60.0,
     },
+    "newsletters-read-mailbox": {
+        # Bounces, complaints and unsubscribe mails (newsletters/inbound.py); a no-op without
+        # INBOUND_MAIL_URL. The mailbox is the queue: a run lost or doubled loses or repeats nothing.
+        "task": "newsletters.tasks.read_mailbox_task",
+        "schedule": 60.0,
+    },
     "newsletters-send-owed-confirmations": {
         # Confirmation emails that a broker outage or a lost task never sent.
         "task": "newsletters.tasks.send_owed_confirmations_task",
@@ -382,11 +416,26 @@ NEWSLETTER_CONFIRMATION_DAYS = env.int("NEWSLETTER_CONFIRMATION_DAYS", default=7
 NEWSLETTER_INTAKE_DELAY_SECONDS = env.float("NEWSLETTER_INTAKE_DELAY_SECONDS", default=1.0)
 NEWSLETTER_INTAKE_BATCH_SIZE = env.int("NEWSLETTER_INTAKE_BATCH_SIZE", default=200)
 NEWSLETTER_PREFERENCE_LINK_DAYS = env.int("NEWSLETTER_PREFERENCE_LINK_DAYS", default=60)
-# Where mail clients send the mailto form of List-Unsubscribe (RFC 2369), read by staff.
+# Where mail clients send the mailto form of List-Unsubscribe (RFC 2369). With a mailbox to read, an
+# address of the bounce domain that must be delivered to it; without one, staff's address.
 NEWSLETTER_UNSUBSCRIBE_MAILTO = env.str(
-    "NEWSLETTER_UNSUBSCRIBE_MAILTO", default=HOUSE_CONTACT_EMAIL
+    "NEWSLETTER_UNSUBSCRIBE_MAILTO",
+    default=f"unsubscribe@{EMAIL_BOUNCE_DOMAIN}" if INBOUND_MAIL_URL else HOUSE_CONTACT_EMAIL,
 )
 NEWSLETTER_LIST_ID_DOMAIN = env.str("NEWSLETTER_LIST_ID_DOMAIN", default="lists.example.org")
+# The signed token in the subject of the List-Unsubscribe mailto works this long; after it, such a
+# mail is left for staff (newsletters/inbound.py).
+NEWSLETTER_MAIL_UNSUBSCRIBE_DAYS = env.int("NEWSLETTER_MAIL_UNSUBSCRIBE_DAYS", default=365)
+# Bounce policy: a hard bounce marks the address undeliverable at once; soft bounces once this many
+# deliveries to the person bounced softly within this many days.
+NEWSLETTER_SOFT_BOUNCE_LIMIT = env.int("NEWSLETTER_SOFT_BOUNCE_LIMIT", default=3)
+NEWSLETTER_SOFT_BOUNCE_DAYS = env.int("NEWSLETTER_SOFT_BOUNCE_DAYS", default=30)
+# Campaign warnings: complaint and hard-bounce rates above these shares of the messages sent.
+NEWSLETTER_COMPLAINT_RATE_WARNING = env.float("NEWSLETTER_COMPLAINT_RATE_WARNING", default=0.001)
+NEWSLETTER_HARD_BOUNCE_RATE_WARNING = env.float("NEWSLETTER_HARD_BOUNCE_RATE_WARNING", default=0.02)
+# The house's colours in campaign emails (templates/newsletters/email/campaign.html).
+HOUSE_COLOUR_PRIMARY = env.str("HOUSE_COLOUR_PRIMARY", default="#7a1f3d")
+HOUSE_COLOUR_BACKGROUND = env.str("HOUSE_COLOUR_BACKGROUND", default="#f4efe9")
 # Messages per SMTP connection and per claim of delivery rows.
 NEWSLETTER_BATCH_SIZE = env.int("NEWSLETTER_BATCH_SIZE", default=200)
 # Tasks that send one campaign side by side; match it to the workers' total concurrency.

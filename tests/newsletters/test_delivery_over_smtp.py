@@ -2,6 +2,7 @@
 
 import re
 from datetime import timedelta
+from html.parser import HTMLParser
 
 import pytest
 from django.test import Client
@@ -106,3 +107,54 @@ def test_an_smtp_server_that_is_down_leaves_the_rows_queued_for_the_retry(settin
         send_campaign(news)
     assert Delivery.objects.get().status == Delivery.Status.QUEUED
     assert Campaign.objects.get().status == Campaign.Status.SENDING
+
+
+class _Resources(HTMLParser):
+    """Everything in an HTML part that a mail client would load by itself."""
+
+    def __init__(self):
+        super().__init__()
+        self.loaded, self.tags, self.metas = [], [], {}
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        self.tags.append(tag)
+        if tag == "meta" and "name" in attrs:
+            self.metas[attrs["name"]] = attrs.get("content")
+        for name in ("src", "background", "srcset", "poster", "data"):
+            if attrs.get(name):
+                self.loaded.append(attrs[name])
+        if tag == "link" and attrs.get("href"):
+            self.loaded.append(attrs["href"])
+        self.loaded += re.findall(r"url\(([^)]*)\)", attrs.get("style") or "")
+
+
+@pytest.mark.django_db
+def test_a_sent_campaign_parses_as_a_multipart_message_with_the_rfc_8058_headers(smtp_server, news):
+    subscribe(
+        CustomerFactory(email="marta@example.se", first_name="Märta"), "news", "open-tracking"
+    )
+    subscribe(CustomerFactory(email="ola@example.no", preferred_language="nb"), "news")
+    campaign = send_campaign(news)
+    by_recipient = {message["To"]: message for message in smtp_server.messages}
+    for address, message in by_recipient.items():
+        assert message.get_content_type() == "multipart/alternative"
+        plain = message.get_body(preferencelist=("plain",)).get_content()
+        html = html_of(message)
+        assert "Tickets now." in plain and "Tickets now." in html
+        assert "<html" not in plain
+        # RFC 8058: an https URL for the POST, and the header that says it takes one click.
+        https, mailto = re.findall(r"<([^>]+)>", message["List-Unsubscribe"])
+        assert https.startswith("http") and "/unsubscribe/" in https
+        assert mailto.startswith("mailto:") and "subject=unsubscribe%20" in mailto
+        assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        assert message["List-Id"].endswith("<news.lists.example.org>")
+        assert message["Feedback-ID"] == f"{campaign.pk}:news:newsletter:registry"
+        parser = _Resources()
+        parser.feed(html)
+        assert parser.metas["color-scheme"] == "light dark"
+        assert "script" not in parser.tags and "link" not in parser.tags
+        pixel = [url for url in parser.loaded if "/o/" in url]
+        # Nothing remote but the pixel, and the pixel only with open-tracking consent.
+        assert [url for url in parser.loaded if url not in pixel] == []
+        assert len(pixel) == (1 if address == "marta@example.se" else 0)
