@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 
 from concerthouse.encryption import EncryptedTextField, blind_index
@@ -19,6 +20,12 @@ def house_country() -> str:
 
 def house_language() -> str:
     return settings.LANGUAGE_CODE
+
+
+def ticket_agent_code(name: str) -> str:
+    """The code of a ticket agent from its name as an import records it: what the processor
+    register matches, and what an imported order's reference starts with."""
+    return slugify(name)[:20] or "agent"
 
 
 # Art. 18: a person whose processing is restricted; their data is only stored.

@@ -24,6 +24,8 @@ from django.utils.html import escape
 from django.utils.translation import gettext_lazy as _
 
 from concerthouse.audit import audit_record
+from concerthouse.privacy.map import RecipientKind
+from concerthouse.privacy.recipients import require_recipient
 from concerthouse.queue import enqueue_on_commit
 from consent.models import Consent, Purpose
 from consent.selectors import people_consenting
@@ -52,6 +54,8 @@ def campaign_schedule(*, campaign: Campaign, actor, send_at=None) -> Campaign:
     campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
     if campaign.status not in (Campaign.Status.DRAFT, Campaign.Status.SCHEDULED):
         raise ValidationError(_("Only a draft can be scheduled."))
+    # The people mailed are told who sends the house's email (the register, in the notice).
+    require_recipient(RecipientKind.MAIL)
     languages = set(campaign.texts.values_list("language", flat=True))
     if settings.LANGUAGE_CODE not in languages:
         raise ValidationError(

@@ -56,6 +56,8 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "axes",
+    # Country names in the page's language: the processor register's countries and transfers.
+    "django_countries",
     *PROJECT_APPS,
 ]
 
