@@ -5,9 +5,9 @@ from datetime import date, timedelta
 
 from django.utils import timezone
 
-from . import deadlines
 from concerthouse.privacy.map import RecipientKind
 
+from . import deadlines
 from .models import PrivacyRequest, Processor, RequestEvent
 
 PROCESSORS = [

@@ -1,8 +1,8 @@
 import pytest
 from django.test import TestCase
 
-from privacy_requests import services
 from concerthouse.privacy.map import RecipientKind
+from privacy_requests import services
 from privacy_requests.models import Processor
 
 
