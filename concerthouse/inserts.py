@@ -1,8 +1,11 @@
-"""One row INSERTed at the least cost Django allows, for the path of a busy public form."""
+"""Inserts the ORM does not make: one row at the least cost Django allows, for the path of a busy
+public form; and many rows from a SELECT, for set-wise work."""
 
 from functools import cache
+from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections, models
+from django.db.models import QuerySet
 
 
 @cache
@@ -48,3 +51,36 @@ def insert_row(model: type[models.Model], **values) -> None:
     ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+
+
+def insert_select(
+    model: type[models.Model], select: QuerySet, *, columns: list[str], values: dict[str, Any]
+) -> int:
+    """INSERT INTO the model's table the rows of `select` (a values_list queryset whose columns
+    fill the fields `columns`, in order), with the same `values` for the fields named there and
+    each other field's default: one statement for any number of rows, computed by the database.
+    Returns the number of rows inserted.
+
+    Django's ORM has no INSERT ... SELECT; the SELECT here is the ORM's own, compiled by it, and
+    only wrapped. For set-wise work that must not bring a million rows into Python."""
+    connection = connections[select.db]
+    meta, quote = model._meta, connection.ops.quote_name
+    selected = [meta.get_field(name) for name in columns]
+    constant = [meta.get_field(name) for name in values]
+    defaults = [
+        f
+        for f in meta.concrete_fields
+        if not f.primary_key and f not in selected and f not in constant and f.has_default()
+    ]
+    params = [f.get_db_prep_save(values[f.name], connection) for f in constant]
+    params += [f.get_db_prep_save(f.get_default(), connection) for f in defaults]
+    select_sql, select_params = select.query.sql_with_params()
+    names = ", ".join(quote(f.column) for f in (*selected, *constant, *defaults))
+    given = ", ".join(["%s"] * (len(constant) + len(defaults)))
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({names}) "  # noqa: S608 (names from the model)
+        f"SELECT chosen.*, {given} FROM ({select_sql}) chosen"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, *select_params])
+        return cursor.rowcount

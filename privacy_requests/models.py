@@ -7,7 +7,7 @@ erasure the moment it is declared.
 """
 
 import uuid
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from django.conf import settings
 from django.db import models
@@ -477,6 +477,8 @@ class Breach(models.Model):
         default=PeopleDecision.UNDECIDED,
     )
     people_decision_reason = models.TextField(_("why"), blank=True)
+    # The message to the people (Art. 34(2)), per language: {"sv": {"happened": ..., ...}, ...}.
+    people_message = models.JSONField(_("message to the people"), default=dict, blank=True)
     authority_notified_at = models.DateTimeField(
         _("authority notified"), null=True, blank=True, editable=False
     )
@@ -511,9 +513,10 @@ class Breach(models.Model):
 
     @property
     def deadline(self):
-        """72 real hours after becoming aware, whatever the clocks do meanwhile (aware datetimes
-        add in UTC: a change to or from summer time neither adds nor takes an hour)."""
-        return self.aware_at + timedelta(hours=NOTIFICATION_HOURS)
+        """72 real hours after becoming aware, whatever the clocks do meanwhile. Added in UTC:
+        Python adds to a local time by the wall clock, so across a change to summer time 72 hours
+        of a Stockholm time would be only 71 real ones."""
+        return self.aware_at.astimezone(UTC) + timedelta(hours=NOTIFICATION_HOURS)
 
     @property
     def is_open(self) -> bool:
@@ -523,6 +526,14 @@ class Breach(models.Model):
     def notification_owed(self) -> bool:
         """Until the DPO finds a risk unlikely, the authority must be told (Art. 33(1))."""
         return self.authority_notified_at is None and self.risk != self.Risk.UNLIKELY
+
+    @property
+    def natures_display(self) -> list[str]:
+        return [str(self.Nature(n).label) for n in self.natures if n in self.Nature.values]
+
+    @property
+    def categories_display(self) -> list[str]:
+        return [str(Category(c).label) for c in self.data_categories if c in Category.values]
 
     def hours_left(self, now=None) -> float:
         return (self.deadline - (now or timezone.now())).total_seconds() / 3600

@@ -18,7 +18,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
+from django.db import models
 from django.db.models import F, Q, QuerySet
+from django.db.models.functions import Length
+from django.db.models.lookups import GreaterThan
 from django.utils.translation import gettext_lazy as _
 
 from .map import Category, Declaration, Flow, RecipientKind, declarations
@@ -137,16 +140,33 @@ def flows_of(person) -> set[tuple[str, str | None]]:
     return found
 
 
+def holding(declaration: Declaration, categories: Iterable[str]) -> Q:
+    """The rows of `declaration` that hold data of any of `categories`: a value in one of the
+    category's fields (a customer without a national identity number holds no identity data)."""
+    condition = Q(pk__in=[])
+    for name, category in declaration.fields.items():
+        if category not in categories:
+            continue
+        model_field = declaration.model._meta.get_field(name)
+        if isinstance(model_field, (models.CharField, models.TextField)):
+            # Length, not a comparison with "": an encrypted column compares only ciphertext.
+            condition |= Q(GreaterThan(Length(name), 0))
+        else:
+            condition |= Q(**{f"{name}__isnull": False})
+    return condition
+
+
 def categories_linked(person) -> set[str]:
-    """The categories of which the person has rows, through the same links as `people_with_rows`
-    (what a processor hosting those categories holds of them)."""
+    """The categories of which the person has rows holding data, through the same links as
+    `people_with_rows` (what a processor hosting those categories holds of them)."""
     held = set()
     for declaration in declarations():
         if not declaration.person:
             continue
-        model = declaration.model._default_manager
-        if model.filter(declaration.of_person(person)).exists():
-            held |= declaration.categories
+        rows = declaration.model._default_manager.filter(declaration.of_person(person))
+        for category in declaration.categories - held:
+            if rows.filter(holding(declaration, {category})).exists():
+                held.add(category)
     return held
 
 
@@ -232,6 +252,8 @@ def people_with_rows(
         if wanted is not None and not wanted & declaration.categories:
             continue
         rows = _made_by(declaration, declaration.model._default_manager.all(), until)
+        if wanted is not None:
+            rows = rows.filter(holding(declaration, wanted))
         parts += _person_keys(declaration, rows)
     return union(parts)
 

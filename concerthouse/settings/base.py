@@ -383,6 +383,8 @@ NEWSLETTER_UNSUBSCRIBE_MAILTO = env.str(
 NEWSLETTER_LIST_ID_DOMAIN = env.str("NEWSLETTER_LIST_ID_DOMAIN", default="lists.example.org")
 # Messages per SMTP connection and per claim of delivery rows.
 NEWSLETTER_BATCH_SIZE = env.int("NEWSLETTER_BATCH_SIZE", default=200)
+# Art. 34 messages to the people a breach affected, claimed and sent this many at a time.
+BREACH_NOTICE_BATCH_SIZE = env.int("BREACH_NOTICE_BATCH_SIZE", default=200)
 # Tasks that send one campaign side by side; match it to the workers' total concurrency.
 NEWSLETTER_SENDERS = env.int("NEWSLETTER_SENDERS", default=2)
 # Ad platforms match a list only above a size; below it, a list would single people out.
