@@ -283,3 +283,38 @@ def test_the_record_lists_each_activity_s_recipients(client_for, dpo, register):
     page = client_for(dpo).get("/dpo/record/").content.decode()
     row = page.split("newsletters.audienceexportmember", 1)[1].split("</tr>", 1)[0]
     assert "Meta" in row and "Google" in row and "Eventim" not in row
+
+
+@pytest.mark.django_db
+def test_the_dpo_registers_an_entry_with_its_purposes_in_every_language(client_for, dpo):
+    client = client_for(dpo)
+    fields = {
+        "name": "Meta Platforms",
+        "role": "joint_controller",
+        "kind": "ad_platform",
+        "recipient_code": "meta",
+        "data_categories": ["contact"],
+        "country": "IE",
+        "third_country": "US",
+        "transfer_basis": "eea",
+        "erasure_contact": "privacy@meta.example",
+        "breach_contact": "security@meta.example",
+        "breach_reporting_hours": "24",
+        "is_active": "on",
+        "purposes_sv": "Matchar listor.",
+        "purposes_nb": "Matcher lister.",
+        "purposes_en": "",
+    }
+    page = client.post("/admin/privacy_requests/processor/add/", fields).content.decode()
+    assert "choose the basis of the transfer" in page and "This field is required" in page
+    assert not Processor.objects.exists()
+    fields |= {"transfer_basis": "dpf", "purposes_en": "Matches lists."}
+    response = client.post("/admin/privacy_requests/processor/add/", fields)
+    assert response.status_code == 302
+    entry = Processor.objects.get()
+    assert entry.purposes == {
+        "sv": "Matchar listor.",
+        "nb": "Matcher lister.",
+        "en": "Matches lists.",
+    }
+    assert (entry.breach_contact, entry.breach_reporting_hours) == ("security@meta.example", 24)
