@@ -22,7 +22,21 @@ class ProcessorForm(forms.ModelForm):
 
     class Meta:
         model = Processor
-        exclude = ["purposes"]
+        fields = [
+            "name",
+            "role",
+            "kind",
+            "recipient_code",
+            "data_categories",
+            "country",
+            "third_country",
+            "transfer_basis",
+            "contract_date",
+            "erasure_contact",
+            "breach_contact",
+            "breach_reporting_hours",
+            "is_active",
+        ]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
