@@ -71,6 +71,7 @@ def test_a_lost_answer_and_lost_art_19_notices_are_sent_by_the_sweep(
         "verifications": 0,
         "answers": 1,
         "recipient_notices": 1,
+        "breach_messages": 0,
         "orphan_package_files": 0,
     }
     assert set(sweep_task().values()) == {0}
