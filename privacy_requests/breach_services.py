@@ -18,7 +18,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext
@@ -390,7 +390,8 @@ def breach_scope_record(*, breach: Breach, actor, scope: Scope) -> BreachScope:
     breach = _locked(breach)
     if not breach.is_open:
         raise ValidationError(_("The breach is closed."))
-    affected = breach_scope_count(scope=scope)
+    keys, narrowed = _keys(scope)
+    categories, records = record_counts(parts=_parts(scope), keys=keys if narrowed else None)
     record = BreachScope.objects.create(
         breach=breach,
         processor=scope.processor,
@@ -398,31 +399,36 @@ def breach_scope_record(*, breach: Breach, actor, scope: Scope) -> BreachScope:
         data_categories=list(scope.categories),
         since=scope.since,
         until=scope.until,
-        addresses_supplied=affected.addresses_supplied,
-        addresses_found=affected.addresses_found,
-        people=affected.people,
+        people=0,
         added=0,
-        counts={"categories": affected.categories, "records": affected.records},
+        counts={"categories": categories, "records": records},
         created_by=actor,
     )
-    already = AffectedPerson.objects.filter(breach=breach, person__isnull=False).values_list(
-        "person", flat=True
-    )
-    new = all_people().filter(pk__in=affected.keys).exclude(pk__in=already).order_by()
+    first = not breach.scopes.filter(added__gt=0).exists()
+    if first:
+        new = keys
+    else:
+        # An anti-join (NOT EXISTS), not NOT IN: a million people already in the set must not
+        # be looked up one by one.
+        already = AffectedPerson.objects.filter(breach=breach, person=OuterRef("pk"))
+        new = all_people().filter(pk__in=keys).exclude(Exists(already)).order_by()
+        new = new.values_list("pk", flat=True)
     added = insert_select(
-        AffectedPerson,
-        new.values_list("pk", flat=True),
-        columns=["person"],
-        values={"breach": breach.pk, "scope": record.pk},
+        AffectedPerson, new, columns=["person"], values={"breach": breach.pk, "scope": record.pk}
     )
-    BreachScope.objects.filter(pk=record.pk).update(added=added)
     record.added = added
+    record.people = added if first else keys.count()
+    if scope.addresses is not None:
+        supplied = _normalised(scope.addresses)
+        record.addresses_supplied = len(supplied)
+        record.addresses_found = all_people().filter(email__in=supplied).count()
+    record.save(update_fields=["added", "people", "addresses_supplied", "addresses_found"])
     _event(
         breach,
         "scope_recorded",
         actor=actor,
-        changes={"people": affected.people, "added": added, "categories": affected.categories},
-        detail={"people": affected.people, "added": added},
+        changes={"people": record.people, "added": added, "categories": categories},
+        detail={"people": record.people, "added": added},
     )
     return record
 

@@ -97,6 +97,9 @@ def flow_rows(
     if since is not None:
         rows = rows.filter(**{f"{flow.at}__gte": since})
     if code is not None and flow.code is not None:
+        if flow.code_of is str:
+            # The rows name the recipient by its code already.
+            return rows.annotate(_recipient=_code_expression(flow)).filter(_recipient=code)
         # The stored values that name this recipient: looked up once, then an exact match the
         # database can use as it likes (a few agent names; the register writes codes).
         values = [value for value in _stored_codes(rows, flow) if flow.code_of(value) == code]
