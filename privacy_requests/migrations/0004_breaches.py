@@ -39,7 +39,6 @@ def drop_append_only(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('customers', '0003_admin_search_indexes'),
         ('privacy_requests', '0003_processor_register_in_every_language'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
@@ -149,7 +148,7 @@ class Migration(migrations.Migration):
                 ('notice', models.CharField(choices=[('not_queued', 'Not to be told (yet)'), ('queued', 'Queued'), ('sending', 'Being sent'), ('sent', 'Sent'), ('skipped', 'Not sent: erased before it went'), ('failed', 'Failed')], default='not_queued', max_length=16, verbose_name='message')),
                 ('claimed_at', models.DateTimeField(blank=True, null=True, verbose_name='claimed for sending')),
                 ('sent_at', models.DateTimeField(blank=True, null=True, verbose_name='message sent')),
-                ('person', models.ForeignKey(blank=True, db_constraint=False, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='customers.customer', verbose_name='person')),
+                ('person', models.ForeignKey(blank=True, db_constraint=False, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.PRIVACY_PERSON_MODEL, verbose_name='person')),
                 ('breach', models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='affected', to='privacy_requests.breach', verbose_name='breach')),
                 ('scope', models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='privacy_requests.breachscope', verbose_name='found by')),
             ],
