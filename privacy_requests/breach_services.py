@@ -37,8 +37,10 @@ from concerthouse.privacy.recipients import (
     holding,
     people_reached,
     people_with_rows,
+    person_keys,
     record_counts,
     require_recipient,
+    union,
 )
 from concerthouse.queue import enqueue_on_commit
 
@@ -328,12 +330,16 @@ def _parts(scope: Scope):
     return parts
 
 
-def _keys(scope: Scope) -> tuple[QuerySet, bool]:
+def _keys(scope: Scope, parts) -> tuple[QuerySet, bool]:
     """The primary keys of the people in scope, and whether the recipient's or system's own set
     was narrowed further (then records are counted per person)."""
     sets = []
     processor = scope.processor
-    if processor is not None:
+    if processor is not None and processor.kind != RecipientKind.HOSTING:
+        # The people the recipient's flow rows lead to: what people_reached computes, from the
+        # rows `_parts` has already resolved (each agent's stored name looked up once).
+        sets.append(union([key for d, rows, _c in parts for key in person_keys(d, rows)]))
+    elif processor is not None:
         sets.append(
             people_reached(
                 kind=processor.kind,
@@ -368,8 +374,8 @@ def _keys(scope: Scope) -> tuple[QuerySet, bool]:
 def breach_scope_count(*, scope: Scope) -> Affected:
     """Who the scope reaches and how many of their records, per category: computed by the
     database, nothing written. Shown to the DPO before anything is recorded."""
-    keys, narrowed = _keys(scope)
     parts = _parts(scope)
+    keys, narrowed = _keys(scope, parts)
     # Without an address list or a second part, the records are the scope's own rows; with them,
     # only the rows of the people in the intersection.
     categories, records = record_counts(parts=parts, keys=keys if narrowed else None)
@@ -390,8 +396,9 @@ def breach_scope_record(*, breach: Breach, actor, scope: Scope) -> BreachScope:
     breach = _locked(breach)
     if not breach.is_open:
         raise ValidationError(_("The breach is closed."))
-    keys, narrowed = _keys(scope)
-    categories, records = record_counts(parts=_parts(scope), keys=keys if narrowed else None)
+    parts = _parts(scope)
+    keys, narrowed = _keys(scope, parts)
+    categories, records = record_counts(parts=parts, keys=keys if narrowed else None)
     record = BreachScope.objects.create(
         breach=breach,
         processor=scope.processor,

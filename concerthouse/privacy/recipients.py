@@ -191,7 +191,7 @@ def holds(*, kind: str, code: str, categories: Iterable[str], reached, held) -> 
 
 
 # --- Many people at once --------------------------------------------------------------------------
-def _person_keys(declaration: Declaration, rows: QuerySet) -> list[QuerySet]:
+def person_keys(declaration: Declaration, rows: QuerySet) -> list[QuerySet]:
     """The primary keys of the people who own `rows`, one queryset per link of the declaration."""
     parts = []
     for path, field in declaration.person:
@@ -234,7 +234,7 @@ def people_reached(
     parts = []
     for declaration, flow in flows_of_kind(kind, categories):
         rows = flow_rows(declaration, flow, code=code, until=until, since=since)
-        parts += _person_keys(declaration, rows)
+        parts += person_keys(declaration, rows)
     return union(parts)
 
 
@@ -257,7 +257,7 @@ def people_with_rows(
         rows = _made_by(declaration, declaration.model._default_manager.all(), until)
         if wanted is not None:
             rows = rows.filter(holding(declaration, wanted))
-        parts += _person_keys(declaration, rows)
+        parts += person_keys(declaration, rows)
     return union(parts)
 
 

@@ -318,3 +318,22 @@ def test_the_dpo_registers_an_entry_with_its_purposes_in_every_language(client_f
         "en": "Matches lists.",
     }
     assert (entry.breach_contact, entry.breach_reporting_hours) == ("security@meta.example", 24)
+
+
+@pytest.mark.django_db
+def test_the_set_wise_answer_agrees_with_the_per_person_one_for_every_entry(
+    everywhere, web_only, register, box_office
+):
+    from concerthouse.privacy.recipients import people_reached
+
+    quiet = CustomerFactory(email="quiet@example.se", source="box_office")
+    for entry in register.values():
+        reached = set(
+            people_reached(
+                kind=entry.kind,
+                code=entry.recipient_code or None,
+                hosted=entry.data_categories,
+            )
+        )
+        for person in (everywhere, web_only, quiet):
+            assert (person.pk in reached) == (entry in recipients_of(person)), (entry, person)
