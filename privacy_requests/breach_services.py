@@ -398,7 +398,6 @@ def breach_scope_record(*, breach: Breach, actor, scope: Scope) -> BreachScope:
         raise ValidationError(_("The breach is closed."))
     parts = _parts(scope)
     keys, narrowed = _keys(scope, parts)
-    categories, records = record_counts(parts=parts, keys=keys if narrowed else None)
     record = BreachScope.objects.create(
         breach=breach,
         processor=scope.processor,
@@ -408,7 +407,6 @@ def breach_scope_record(*, breach: Breach, actor, scope: Scope) -> BreachScope:
         until=scope.until,
         people=0,
         added=0,
-        counts={"categories": categories, "records": records},
         created_by=actor,
     )
     first = not breach.scopes.filter(added__gt=0).exists()
@@ -425,11 +423,21 @@ def breach_scope_record(*, breach: Breach, actor, scope: Scope) -> BreachScope:
     )
     record.added = added
     record.people = added if first else keys.count()
+    # The records of the people this scope added (a person found again by a wider scope is
+    # counted once, by the scope that added them), so the breach's totals are their sum.
+    if first and not narrowed:
+        categories, records = record_counts(parts=parts)
+    else:
+        stored = AffectedPerson.objects.filter(scope=record).values("person")
+        categories, records = record_counts(parts=parts, keys=stored)
+    record.counts = {"categories": categories, "records": records}
     if scope.addresses is not None:
         supplied = _normalised(scope.addresses)
         record.addresses_supplied = len(supplied)
         record.addresses_found = all_people().filter(email__in=supplied).count()
-    record.save(update_fields=["added", "people", "addresses_supplied", "addresses_found"])
+    record.save(
+        update_fields=["added", "people", "counts", "addresses_supplied", "addresses_found"]
+    )
     _event(
         breach,
         "scope_recorded",
@@ -443,14 +451,10 @@ def breach_scope_record(*, breach: Breach, actor, scope: Scope) -> BreachScope:
 def breach_totals(breach: Breach) -> dict:
     """The breach's affected set as stored: people (the erased counted, unnamed), records per
     category summed over its scopes, and the messages by state."""
-    scopes = list(breach.scopes.all())
     categories: dict[str, int] = {}
-    for scope in scopes:
-        # A person found by two scopes is stored once; their records are counted by the scope
-        # that added them, so a later scope's counts are kept only for what it added.
-        if scope.added == scope.people:
-            for category, count in scope.counts.get("categories", {}).items():
-                categories[category] = categories.get(category, 0) + count
+    for scope in breach.scopes.all():
+        for category, count in scope.counts.get("categories", {}).items():
+            categories[category] = categories.get(category, 0) + count
     by_notice = dict(breach.affected.order_by().values_list("notice").annotate(n=Count("pk")))
     return {
         "people": sum(by_notice.values()),

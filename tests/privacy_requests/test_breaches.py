@@ -186,6 +186,11 @@ def test_a_wider_scope_adds_people_and_keeps_those_found_before(
     )
     assert (first.added, second.people, second.added) == (1, 2, 1)
     assert breach.affected.count() == 2
+    # Each person's records counted once, by the scope that added them.
+    assert (
+        first.counts["categories"]["accounting"] == second.counts["categories"]["accounting"] == 1
+    )
+    assert ("Accounting records", 2) in breaches.breach_totals(breach)["categories"]
 
 
 # --- Telling the people (Art. 34) -----------------------------------------------------------------
