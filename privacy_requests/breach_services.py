@@ -10,7 +10,7 @@ the counts can be shown again after people have been erased, without anyone bein
 import logging
 import smtplib
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.apps import apps
@@ -264,7 +264,6 @@ class Affected:
     records: dict[str, int]
     addresses_supplied: int | None = None
     addresses_found: int | None = None
-    unknown_addresses: list = field(default_factory=list)
 
     @property
     def categories_display(self) -> list[tuple[str, int]]:
