@@ -671,7 +671,8 @@ def _claim(breach: Breach, size: int) -> list[tuple[int, str, str]]:
         rows = list(
             AffectedPerson.objects.filter(breach=breach, notice=AffectedPerson.Notice.QUEUED)
             .order_by("pk")
-            .select_for_update(skip_locked=True)
+            # Only the claimed rows are locked: an erased person's row joins no person.
+            .select_for_update(skip_locked=True, of=("self",))
             .values_list("pk", "person__email", "person__preferred_language")[:size]
         )
         if not rows:

@@ -505,3 +505,26 @@ def test_the_facts_are_checked_and_errors_said_clearly(dpo):
 def test_each_register_entry_shows_its_breach_contact_and_reporting_time(eventim, client_for, dpo):
     page = client_for(dpo).get("/dpo/processors/").content.decode()
     assert "security@eventim.example" in page and "within 48 hours" in page
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_sending_at_once_message_each_person_once(
+    eventim, mail_service, dpo, box_office, thursdays
+):
+    if connection.vendor != "postgresql":
+        pytest.skip("needs a server database with concurrent connections (PostgreSQL)")
+    from tests.threads import run_at_once
+
+    agent_import(box_office, [buyer(n) for n in range(30)])
+    breach = record(dpo, processor=eventim)
+    breaches.breach_scope_record(breach=breach, actor=dpo, scope=breaches.Scope(processor=eventim))
+    breaches.breach_decide_people(breach=breach, actor=dpo, decision="tell", reason="r")
+    breaches.breach_set_message(breach=breach, actor=dpo, texts=MESSAGE)
+    AffectedPerson.objects.update(notice=AffectedPerson.Notice.QUEUED)  # as queued, task lost
+    mail.outbox.clear()
+    sent, errors = run_at_once(
+        lambda: breaches.breach_notices_send(breach_id=breach.pk, batch_size=4)
+    )
+    assert errors == [] and sum(sent) == 30
+    assert len(messages_to(breach)) == 30 and set(messages_to(breach).values()) == {1}
