@@ -13,6 +13,7 @@ import time
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.db import transaction
 from django.utils import timezone
 
 from concerthouse.models import AuditEntry
@@ -51,10 +52,39 @@ def _dpo():
     return get_user_model().objects.get(pk=user.pk)  # fresh permission cache
 
 
+def _kept() -> bool:
+    """Whether the register holds this benchmark's fill, whole, from an earlier run."""
+    return (
+        Customer.objects.count() == PEOPLE + OTHERS
+        and Customer.objects.filter(source_detail="Eventim").count() == PEOPLE
+        and Order.objects.count() == PEOPLE
+    )
+
+
 def _register() -> None:
-    """A million of the agent's customers with their orders, and people it never held."""
-    truncate(Customer, Order, Breach, BreachEvent, BreachScope, AffectedPerson, Processor)
-    truncate(AuthorityNotification, AuditEntry)
+    """A million of the agent's customers with their orders, and people it never held; kept
+    for the next run if it is still whole (other benchmarks empty it)."""
+    truncate(Breach, BreachEvent, BreachScope, AffectedPerson, Processor, AuthorityNotification)
+    if not _kept():
+        _fill()
+    for kind, name, code in (
+        (RecipientKind.TICKET_AGENT, "Eventim", "eventim"),
+        (RecipientKind.MAIL, "Mail service", ""),
+    ):
+        Processor.objects.create(
+            name=name,
+            role=Processor.Role.PROCESSOR,
+            kind=kind,
+            recipient_code=code,
+            purposes={"en": name},
+            data_categories=["contact", "accounting"],
+            country="SE",
+            erasure_contact="privacy@example.invalid",
+        )
+
+
+def _fill() -> None:
+    truncate(Customer, Order, AuditEntry)
     insert_select(
         Customer,
         {
@@ -99,20 +129,6 @@ def _register() -> None:
         params=[OTHERS],
     )
     vacuum_analyze(Customer, Order, AffectedPerson)
-    for kind, name, code in (
-        (RecipientKind.TICKET_AGENT, "Eventim", "eventim"),
-        (RecipientKind.MAIL, "Mail service", ""),
-    ):
-        Processor.objects.create(
-            name=name,
-            role=Processor.Role.PROCESSOR,
-            kind=kind,
-            recipient_code=code,
-            purposes={"en": name},
-            data_categories=["contact", "accounting"],
-            country="SE",
-            erasure_contact="privacy@example.invalid",
-        )
 
 
 def _breach(dpo) -> Breach:
@@ -154,12 +170,16 @@ def affected_million() -> list[Result]:
 
     breaches.breach_decide_people(breach=breach, actor=dpo, decision="tell", reason="Benchmark.")
     breaches.breach_set_message(breach=breach, actor=dpo, texts=MESSAGE)
-    started = time.perf_counter()
-    queued = breaches.breach_notices_queue(breach=breach, actor=dpo)
-    queue_seconds = time.perf_counter() - started
+    # Rolled back once timed: its commit would start sending a million messages (the send task
+    # runs in this process without a broker), which is not what is measured here.
+    with transaction.atomic():
+        started = time.perf_counter()
+        queued = breaches.breach_notices_queue(breach=breach, actor=dpo)
+        queue_seconds = time.perf_counter() - started
+        transaction.set_rollback(True)
     if queued != PEOPLE:
         raise BenchmarkError(f"{queued:,} messages queued, not {PEOPLE:,}")
-    truncate(AffectedPerson)  # no sweep may start sending a million messages from this database
+    truncate(AffectedPerson)
 
     return [
         Result(
