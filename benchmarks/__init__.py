@@ -23,7 +23,7 @@ from django.conf import settings
 from django.db import connection, models
 
 # Filled by @benchmark as the command imports the modules: {"campaigns.send_rate": function}.
-REGISTRY: dict[str, Callable[[], "Result"]] = {}
+REGISTRY: dict[str, Callable[[], "Result | list[Result]"]] = {}
 
 
 def benchmark(function: Callable[[], "Result"]) -> Callable[[], "Result"]:

@@ -34,7 +34,7 @@ from django.test.utils import CaptureQueriesContext, override_settings
 from django.utils import timezone
 
 from concerthouse.models import AuditEntry
-from concerthouse.privacy.map import PERSON_MODEL, declarations
+from concerthouse.privacy.map import PERSON_MODEL, RecipientKind, declarations
 from concerthouse.roles import ROLE_PURPOSES, Role
 from consent.defaults import PURPOSES
 from consent.models import Consent, ConsentEvent, NoticeVersion, Purpose
@@ -260,28 +260,29 @@ def _register() -> Register:
             Processor(
                 name="Bench mail service",
                 role=Processor.Role.PROCESSOR,
-                purposes="Sends our newsletters.",
+                kind=RecipientKind.MAIL,
+                purposes={"en": "Sends our newsletters."},
                 data_categories=["contact", "behavioural"],
-                country="Sweden",
-                transfer_basis="Within the EU/EEA",
+                country="SE",
                 erasure_contact="privacy@mail.example.invalid",
             ),
             Processor(
                 name="Bench ticket agent",
                 role=Processor.Role.RECIPIENT,
-                purposes="Sells our tickets.",
+                kind=RecipientKind.TICKET_AGENT,
+                purposes={"en": "Sells our tickets."},
                 data_categories=["contact"],
-                country="Norway",
-                transfer_basis="Within the EU/EEA",
+                country="NO",
+                recipient_code="bench-agent",
                 erasure_contact="privacy@tickets.example.invalid",
             ),
             Processor(
                 name="Bench ad platform",
                 role=Processor.Role.RECIPIENT,
-                purposes="Shows our advertisements.",
-                data_categories=[],
-                country="Ireland",
-                transfer_basis="Within the EU/EEA",
+                kind=RecipientKind.AD_PLATFORM,
+                purposes={"en": "Shows our advertisements."},
+                data_categories=["contact"],
+                country="IE",
                 erasure_contact="privacy@ads.example.invalid",
                 recipient_code="meta",
             ),

@@ -5,7 +5,7 @@ from collections.abc import Iterable
 from django.db.models import Model
 from django.utils import translation
 
-from .copy_insert import copy_insert
+from .bulk import copy_insert
 from .models import AuditEntry
 from .roles import purpose_of
 

@@ -31,6 +31,8 @@ register(
         purpose=_("Accountability for staff access to and changes of personal data"),
         legal_basis=LegalBasis.LEGAL_OBLIGATION,
         owned_by=_entries_about,
+        person=(("target_id", "public_id"),),
+        made_at="at",
         # The history of who did what stays; only the link to the person goes, and the entry says so.
         erasure=Erasure.ANONYMISE,
         anonymise={"target_id": None, "redacted_at": timezone.now},

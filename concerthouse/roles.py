@@ -122,6 +122,8 @@ ROLE_PERMISSIONS: dict[Role, set[str]] = {
         "privacy_requests.view_processor",
         "privacy_requests.add_processor",
         "privacy_requests.change_processor",
+        # The register of personal-data breaches (Art. 33, 34).
+        "privacy_requests.manage_breaches",
     }
     | _CONSENT_VIEW
     | _NEWSLETTERS_VIEW

@@ -48,6 +48,7 @@ register(
         ),
         legal_basis=LegalBasis.LEGAL_OBLIGATION,
         owned_by=_of,
+        made_at="at",
         erasure=Erasure.DELETE,
         retention=_KEPT_WITH_PERSON,
     )
@@ -67,6 +68,7 @@ register(
         export_related=("purpose__code",),
         legal_basis=LegalBasis.CONSENT,
         owned_by=_of,
+        made_at="changed_at",
         erasure=Erasure.DELETE,
         retention=_KEPT_WITH_PERSON,
         provided_by_person=frozenset({"purpose", "state", "confirmed_at"}),

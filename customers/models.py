@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 
 from concerthouse.encryption import EncryptedTextField, blind_index
@@ -18,6 +19,12 @@ def house_country() -> str:
 
 def house_language() -> str:
     return settings.LANGUAGE_CODE
+
+
+def ticket_agent_code(name: str) -> str:
+    """The code of a ticket agent from its name as an import records it: what the processor
+    register matches, and what an imported order's reference starts with."""
+    return slugify(name)[:20] or "agent"
 
 
 # Art. 18: a person whose processing is restricted; their data is only stored.

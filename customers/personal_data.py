@@ -8,7 +8,9 @@ from concerthouse.privacy.map import (
     Category,
     Declaration,
     Erasure,
+    Flow,
     LegalBasis,
+    RecipientKind,
     Retention,
     Rule,
     register,
@@ -22,7 +24,7 @@ from concerthouse.privacy.person import (
 )
 
 from . import services
-from .models import RESTRICTED, Customer
+from .models import RESTRICTED, Customer, ticket_agent_code
 
 register_person(
     PersonAdapter(
@@ -100,6 +102,19 @@ register(
         ),
         legal_basis=LegalBasis.CONTRACT,
         owned_by=lambda people: Q(pk__in=people.values("pk")),
+        person=(("pk", "pk"),),
+        made_at="created_at",
+        # A person a ticket agent's file brought in: the agent sold them the tickets, and holds
+        # what it passed on.
+        flows=(
+            Flow(
+                kind=RecipientKind.TICKET_AGENT,
+                rows=Q(source=Customer.Source.TICKET_AGENT),
+                at="created_at",
+                code="source_detail",
+                code_of=ticket_agent_code,
+            ),
+        ),
         erasure=Erasure.DELETE,
         retention=Retention(
             _(

@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from concerthouse.audit import audit_record, audit_record_many
-from concerthouse.copy_insert import copy_insert
+from concerthouse.bulk import copy_insert
 from concerthouse.email_address import normalise_email
 from concerthouse.encryption import blind_index
 
@@ -135,7 +135,7 @@ def customers_create_many(
 ) -> tuple[list[Customer], dict[int, ValidationError]]:
     """customer_create for many people at once (an import): each of `customers`, new and unsaved,
     normalised and validated exactly as customer_create does, those that pass inserted at once
-    (through COPY: see concerthouse/copy_insert.py), and for each the audit entry customer_create
+    (through COPY: see concerthouse/bulk.py), and for each the audit entry customer_create
     writes (`detail` added to it).
 
     Returns the people created, and why each of the others was refused, by its position in

@@ -15,6 +15,8 @@ from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from concerthouse.audit import audit_record
+from concerthouse.privacy.map import RecipientKind
+from concerthouse.privacy.recipients import require_recipient
 from consent.models import Purpose
 from consent.selectors import people_consenting
 from customers.models import Customer
@@ -55,6 +57,13 @@ def audience_export(*, actor, recipient: str) -> AudienceExport:
         raise PermissionDenied
     if recipient not in AudienceExport.Recipient.values:
         raise ValidationError({"recipient": [_("Choose a recipient.")]})
+    # The notice and the access report name the recipients from the register: an export to a
+    # platform the register does not name would make them untrue.
+    require_recipient(
+        RecipientKind.AD_PLATFORM,
+        recipient,
+        name=str(AudienceExport.Recipient(recipient).label),
+    )
     people = list(audience_for_ads().order_by("pk").values_list("pk", flat=True))
     if len(people) < settings.AUDIENCE_EXPORT_MINIMUM:
         raise ValidationError(

@@ -16,7 +16,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives, get_connection
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Count, F
 from django.db.models.functions import Coalesce
 from django.template.loader import render_to_string
@@ -26,6 +26,9 @@ from django.utils.translation import gettext_lazy as _
 
 from concerthouse import return_path
 from concerthouse.audit import audit_record
+from concerthouse.bulk import insert_select
+from concerthouse.privacy.map import RecipientKind
+from concerthouse.privacy.recipients import require_recipient
 from concerthouse.queue import enqueue_on_commit
 from consent.models import Consent, Purpose
 from consent.selectors import people_consenting
@@ -55,6 +58,8 @@ def campaign_schedule(*, campaign: Campaign, actor, send_at=None) -> Campaign:
     campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
     if campaign.status not in (Campaign.Status.DRAFT, Campaign.Status.SCHEDULED):
         raise ValidationError(_("Only a draft can be scheduled."))
+    # The people mailed are told who sends the house's email (the register, in the notice).
+    require_recipient(RecipientKind.MAIL)
     languages = set(campaign.texts.values_list("language", flat=True))
     if settings.LANGUAGE_CODE not in languages:
         raise ValidationError(
@@ -106,18 +111,15 @@ def campaign_test_send(*, campaign: Campaign, actor) -> list[str]:
 def campaign_prepare_deliveries(campaign: Campaign) -> int:
     """Create a queued delivery row for everyone in the audience, in one statement; returns the
     number of rows created. Repeating it creates nothing (the unique constraint, ON CONFLICT)."""
-    audience = campaign_audience(campaign).order_by().values("pk")
-    audience_sql, audience_params = audience.query.sql_with_params()
-    table = Delivery._meta.db_table
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (campaign_id, customer_id, status, created_at, tracked, "  # noqa: S608
-            f"open_count) SELECT %s, audience.pk, %s, %s, %s, 0 FROM ({audience_sql}) audience "
-            # WHERE true: SQLite needs it to tell the upsert clause from a join's ON.
-            "WHERE true ON CONFLICT (campaign_id, customer_id) DO NOTHING",
-            [campaign.pk, Delivery.Status.QUEUED, timezone.now(), False, *audience_params],
+    audience = campaign_audience(campaign).order_by().values_list("pk")
+    with transaction.atomic():
+        created = insert_select(
+            Delivery,
+            audience,
+            columns=["customer"],
+            values={"campaign": campaign.pk, "status": Delivery.Status.QUEUED},
+            ignore_conflicts=True,
         )
-        created = cursor.rowcount
         Campaign.objects.filter(pk=campaign.pk, audience_prepared_at__isnull=True).update(
             audience_prepared_at=timezone.now()
         )

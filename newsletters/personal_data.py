@@ -8,7 +8,9 @@ from concerthouse.privacy.map import (
     Category,
     Declaration,
     Erasure,
+    Flow,
     LegalBasis,
+    RecipientKind,
     Retention,
     Rule,
     add_rules,
@@ -23,6 +25,13 @@ from .models import AudienceExportMember, Delivery, Signup, SignupIntake, Suppre
 
 def _of(people) -> Q:
     return Q(customer__in=people.values("pk"))
+
+
+def _sha256_of_address(email: str) -> str:
+    # As the platforms received it (audience.normalised_hashes): the same for Meta and Google.
+    from .audience import normalised_hashes
+
+    return normalised_hashes(email=email, phone="", recipient="meta")[0]
 
 
 def _unconfirmed_signup_expired(now) -> Q:
@@ -77,6 +86,15 @@ register(
         purpose=_("Confirming that the owner of an address asked for our newsletters"),
         legal_basis=LegalBasis.CONSENT,
         owned_by=_of,
+        made_at="created_at",
+        # The confirmation email went through the mail processor.
+        flows=(
+            Flow(
+                kind=RecipientKind.MAIL,
+                rows=Q(confirmation_sent_at__isnull=False),
+                at="confirmation_sent_at",
+            ),
+        ),
         erasure=Erasure.DELETE,
         retention=Retention(
             _(
@@ -125,6 +143,8 @@ register(
         ),
         legal_basis=LegalBasis.CONSENT,
         owned_by=_intakes_of,
+        person=(("email", "email"),),
+        made_at="received_at",
         erasure=Erasure.DELETE,
         retention=Retention(
             _(
@@ -163,6 +183,8 @@ register(
         ),
         legal_basis=LegalBasis.CONSENT,
         owned_by=_of,
+        made_at="created_at",
+        flows=(Flow(kind=RecipientKind.MAIL, rows=Q(sent_at__isnull=False), at="sent_at"),),
         erasure=Erasure.DELETE,
         retention=Retention(
             _("Which newsletters we sent you, and opens: deleted after 24 months."),
@@ -189,6 +211,17 @@ register(
         ),
         legal_basis=LegalBasis.CONSENT,
         owned_by=_of,
+        made_at="export__created_at",
+        # One-way hashes of the address and phone went to the export's platform.
+        flows=(
+            Flow(
+                kind=RecipientKind.AD_PLATFORM,
+                at="export__created_at",
+                code="export__recipient",
+                hashed=True,
+                identifier=lambda email: _sha256_of_address(email),
+            ),
+        ),
         erasure=Erasure.DELETE,
         retention=Retention(
             _("The record of which audience lists you were in is kept while we hold your data.")
@@ -214,6 +247,9 @@ register(
         ),
         legal_basis=LegalBasis.LEGAL_OBLIGATION,
         owned_by=_suppression_of,
+        # A keyed hash: nobody can be found through it, not even for a breach's count.
+        person=(),
+        made_at="created_at",
         erasure=Erasure.KEEP,
         retention=Retention(
             _(

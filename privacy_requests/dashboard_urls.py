@@ -1,6 +1,6 @@
-from django.urls import path
+from django.urls import include, path
 
-from . import dashboard
+from . import breaches, dashboard
 
 app_name = "dpo"
 
@@ -11,4 +11,5 @@ urlpatterns = [
     path("requests/<uuid:public_id>/<slug:action>/", dashboard.act, name="act"),
     path("record/", dashboard.record_of_processing, name="record"),
     path("processors/", dashboard.processors, name="processors"),
+    path("breaches/", include(breaches.urlpatterns)),
 ]

@@ -12,6 +12,8 @@ from django.utils.translation import gettext as _
 from concerthouse import signed_links
 from concerthouse.authority import supervisory_authority
 from concerthouse.privacy.erasure import holds_for_display
+from concerthouse.privacy.map import Category, RecipientKind
+from concerthouse.privacy.recipients import hashed_identifier
 
 from .models import AccessPackage, PrivacyRequest
 
@@ -109,14 +111,29 @@ def dpo_notice(request: PrivacyRequest) -> EmailMessage:
 
 
 def recipient_notice(notice) -> EmailMessage:
-    """Art. 19, in English (recipients are businesses): what to do, and for which address."""
-    request = notice.request
+    """Art. 19, in English (recipients are businesses): what to do, and for whom, naming the
+    person only by what the recipient already holds (Art. 5(1)(f)): the address to those that
+    received it, the hash of it to an ad platform that received only hashes, and to a processor
+    that hosts none of their contact details, nothing but our reference."""
+    request, processor = notice.request, notice.processor
+    hashed = hashed_identifier(processor.kind, request.email) if request.email else None
+    in_clear = not hashed and (
+        processor.kind != RecipientKind.HOSTING or Category.CONTACT in processor.data_categories
+    )
     with translation.override("en"):
         kind = request.get_kind_display()
+        categories = ", ".join(str(label).lower() for label in processor.categories_display)
     return _message(
-        to=notice.processor.erasure_contact,
+        to=processor.erasure_contact,
         language="en",
         subject=f"GDPR Art. 19 notice from {settings.HOUSE_NAME}: {request.public_id}",
         template="recipient",
-        context={"request": request, "kind": kind, "processor": notice.processor},
+        context={
+            "request": request,
+            "kind": kind,
+            "processor": processor,
+            "address": request.email if in_clear else "",
+            "hashed": hashed,
+            "categories": categories,
+        },
     )

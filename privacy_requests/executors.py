@@ -19,39 +19,53 @@ from django.utils.translation import gettext
 
 from concerthouse.authority import supervisory_authority
 from concerthouse.models import AuditEntry
-from concerthouse.privacy.export import (
-    categories_held,
-    disclosures_of,
-    export_person,
-    portable_data,
-)
+from concerthouse.privacy.export import disclosures_of, export_person, portable_data
 from concerthouse.privacy.map import (
     PERSON_MODEL,
     Category,
     LegalBasis,
+    RecipientKind,
     choice_labels,
     declarations,
 )
+from concerthouse.privacy.recipients import categories_linked, flows_of, holds
 
 from .models import AccessPackage, Processor
 from .packages import package_write
 
 
 # --- Who holds the person's data -----------------------------------------------------------------
-def recipients_of(person, disclosures=None) -> list[Processor]:
-    """Art. 15(1)(c) and 19: the register's processors and recipients that hold this person's data,
-    by the categories they process, and those the person's data was disclosed to."""
-    categories = categories_held(person)
-    if disclosures is None:
-        disclosures = disclosures_of(person)
-    codes = {code for code, _when in disclosures}
-    register = Processor.objects.filter(is_active=True)
+def recipients_of(person) -> list[Processor]:
+    """Art. 15(1)(c) and 19: the active entries of the register that received this person's data,
+    by the flows the personal-data map declares (concerthouse/privacy/recipients.py): the ticket
+    agent they came from, the platforms of recorded audience exports, the mail processor if mail
+    was sent to them, and a processor hosting a category only if they have rows of it. The access
+    report and the Art. 19 notices both ask here, and a breach's scope reads the same flows."""
+    if person is None:
+        return []
+    reached = flows_of(person)
+    held = categories_linked(person)
     return [
         processor
-        for processor in register
-        if set(processor.data_categories) & categories
-        or (processor.recipient_code and processor.recipient_code in codes)
+        for processor in Processor.objects.filter(is_active=True)
+        if holds(
+            kind=processor.kind,
+            code=processor.recipient_code,
+            categories=processor.data_categories,
+            reached=reached,
+            held=held,
+        )
     ]
+
+
+def _disclosures_named(disclosures) -> list[tuple[str, object]]:
+    """(recipient, when) of the recorded disclosures, the recipient by its register name."""
+    names = dict(
+        Processor.objects.filter(kind=RecipientKind.AD_PLATFORM)
+        .exclude(recipient_code="")
+        .values_list("recipient_code", "name")
+    )
+    return [(names.get(code, code), when) for code, when in disclosures]
 
 
 # --- Access (Art. 15) and portability (Art. 20) --------------------------------------------------
@@ -132,8 +146,9 @@ def access_report(request, person, data: dict | None = None) -> str:
                     }
                     for d in held
                 ],
-                "recipients": recipients_of(person, disclosures) if person is not None else [],
-                "disclosures": disclosures,
+                "recipients": recipients_of(person),
+                "disclosures": _disclosures_named(disclosures),
+                "breaches": data.get("privacy_requests.affectedperson", []),
                 "wordings": wordings,
                 "consent_history": consent_history,
                 "staff_access": mark_safe(staff_access),  # noqa: S308 (escaped above)

@@ -5,12 +5,27 @@ from what the code does."""
 from django.conf import settings
 
 from concerthouse.authority import supervisory_authority
-from concerthouse.privacy.map import Category, LegalBasis, declarations
+from concerthouse.privacy.map import Category, LegalBasis, RecipientKind, declarations
 
 from .models import Processor
 
 
+def _recipients_of(declaration, register: list[Processor]) -> list[Processor]:
+    """The register's entries this declaration's rows reach: through its flows, or hosted."""
+    kinds = {flow.kind for flow in declaration.flows}
+    return [
+        entry
+        for entry in register
+        if entry.kind in kinds
+        or (
+            entry.kind == RecipientKind.HOSTING
+            and declaration.categories & set(entry.data_categories)
+        )
+    ]
+
+
 def processing_activities() -> list[dict]:
+    register = list(Processor.objects.filter(is_active=True))
     return [
         {
             "label": declaration.label,
@@ -22,6 +37,11 @@ def processing_activities() -> list[dict]:
             "retention": declaration.retention.description,
             "erasure": declaration.erasure.label,
             "legal_hold": declaration.legal_hold.statute if declaration.legal_hold else "",
+            "recipients": [entry.name for entry in _recipients_of(declaration, register)],
+            # Rows kept only to record a disclosure (an audience export) exist only once a
+            # recipient of their kind is registered: the exports are refused until then.
+            "in_use": declaration.disclosures is None
+            or any(entry.kind in {f.kind for f in declaration.flows} for entry in register),
         }
         for declaration in declarations()
     ]
@@ -32,6 +52,8 @@ def notice_activities() -> list[dict]:
     period (an order and its payments) are one activity, with their categories together."""
     grouped: dict[tuple, dict] = {}
     for activity in processing_activities():
+        if not activity["in_use"]:
+            continue
         key = tuple(
             str(activity[name]) for name in ("purpose", "legal_basis", "retention", "legal_hold")
         )
@@ -39,6 +61,7 @@ def notice_activities() -> list[dict]:
             merged = grouped[key]
             merged["categories"] = sorted({*merged["categories"], *activity["categories"]})
             merged["fields"] = [*merged["fields"], *activity["fields"]]
+            merged["recipients"] = sorted({*merged["recipients"], *activity["recipients"]})
         else:
             grouped[key] = dict(activity)
     return list(grouped.values())

@@ -9,14 +9,17 @@ from concerthouse.privacy.map import (
     Category,
     Declaration,
     Erasure,
+    Flow,
     LegalBasis,
+    RecipientKind,
     Retention,
     Rule,
     exempt,
     register,
 )
+from concerthouse.privacy.recipients import RecipientRegister, register_recipients
 
-from .models import AccessPackage, PrivacyRequest
+from .models import AccessPackage, AffectedPerson, PrivacyRequest, Processor
 from .packages import package_files_remove, package_path
 
 
@@ -84,6 +87,21 @@ register(
         purpose=_("Answering your requests about your personal data, and showing that we did"),
         legal_basis=LegalBasis.LEGAL_OBLIGATION,
         owned_by=_requests_of,
+        person=(("customer", "pk"), ("email", "email")),
+        made_at="created_at",
+        # The verification link and the answer went to the address through the mail processor.
+        flows=(
+            Flow(
+                kind=RecipientKind.MAIL,
+                rows=Q(verification_sent_at__isnull=False),
+                at="verification_sent_at",
+            ),
+            Flow(
+                kind=RecipientKind.MAIL,
+                rows=Q(closing_notice_sent_at__isnull=False),
+                at="closing_notice_sent_at",
+            ),
+        ),
         # The record that a request was answered stays; who made it does not.
         erasure=Erasure.ANONYMISE,
         anonymise={
@@ -146,6 +164,8 @@ register(
         legal_basis=LegalBasis.LEGAL_OBLIGATION,
         # A copy of everything else: it goes with the person, file and all.
         owned_by=lambda people: Q(request__in=PrivacyRequest.objects.filter(_requests_of(people))),
+        person=(("request__customer", "pk"), ("request__email", "email")),
+        made_at="created_at",
         erasure=Erasure.DELETE,
         retention=Retention(
             _("Access and portability packages: deleted, file and all, when their time is up."),
@@ -166,3 +186,67 @@ exempt(
     reason="The register of processors and recipients: businesses, and the role address each "
     "gives for privacy matters, not members of the audience.",
 )
+
+register(
+    Declaration(
+        model=AffectedPerson,
+        fields={
+            "breach": Category.BEHAVIOURAL,
+            "notice": Category.BEHAVIOURAL,
+            "sent_at": Category.BEHAVIOURAL,
+        },
+        export_related=("breach__reference",),
+        purpose=_(
+            "Telling you when a personal-data breach has affected your data (GDPR Art. 34), and "
+            "documenting whom each breach affected (Art. 33(5))"
+        ),
+        legal_basis=LegalBasis.LEGAL_OBLIGATION,
+        owned_by=lambda people: Q(person__in=people.values("pk")),
+        person=(("person", "pk"),),
+        made_at="scope__created_at",
+        flows=(Flow(kind=RecipientKind.MAIL, rows=Q(sent_at__isnull=False), at="sent_at"),),
+        # The breach keeps counting an erased person: only the link to them goes.
+        erasure=Erasure.ANONYMISE,
+        anonymise={"person": None},
+        retention=Retention(
+            _(
+                "Kept with the register of breaches, which documents every breach for the "
+                "supervisory authority; if you are erased, the link to you is removed and only "
+                "the count remains."
+            )
+        ),
+    )
+)
+for _label, _reason in (
+    (
+        "privacy_requests.breach",
+        "The register of personal-data breaches (Art. 33(5)): facts, effects and decisions "
+        "about an incident, never the data of a person.",
+    ),
+    (
+        "privacy_requests.breachevent",
+        "A breach's timeline: what was recorded or decided and by which member of staff.",
+    ),
+    (
+        "privacy_requests.breachscope",
+        "The scope of a breach and its counts, never who was affected.",
+    ),
+    (
+        "privacy_requests.authoritynotification",
+        "What was sent to the supervisory authority about a breach: counts and descriptions, "
+        "never a person's data.",
+    ),
+):
+    exempt(_label, reason=_reason)
+
+
+def _registered(kind: str, code: str | None) -> bool:
+    entries = Processor.objects.filter(is_active=True, kind=kind)
+    if code:
+        entries = entries.filter(recipient_code=code)
+    return entries.exists()
+
+
+# The apps below refuse to hand data to a recipient this register does not name (an audience
+# export, a campaign): what the notice says about recipients is never contradicted.
+register_recipients(RecipientRegister(registered=_registered))

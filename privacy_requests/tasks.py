@@ -4,7 +4,7 @@ from celery import shared_task
 from django.db import transaction
 from django.utils import timezone
 
-from . import emails, packages, services
+from . import breach_services, emails, packages, services
 from .models import PrivacyRequest, RecipientNotice
 
 
@@ -57,6 +57,12 @@ def send_recipient_notice_task(notice_id: int) -> None:
     services.privacy_request_redact_if_answered(request_id=notice.request_id)
 
 
+@shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=60, max_retries=10)
+def send_breach_notices_task(breach_id: int) -> int:
+    """Art. 34: the queued messages of one breach, in batches; safe to run twice."""
+    return breach_services.breach_notices_send(breach_id=breach_id)
+
+
 @shared_task(acks_late=True)
 def sweep_task() -> dict[str, int]:
     """Beat: finish what a lost task or a broker outage left undone, from the database's own
@@ -69,6 +75,9 @@ def sweep_task() -> dict[str, int]:
         send_notice_task.delay(request_id, which)
     for notice_id in owed["recipient_notices"]:
         send_recipient_notice_task.delay(notice_id)
+    owed["breach_messages"] = breach_services.breaches_with_messages_owed()
+    for breach_id in owed["breach_messages"]:
+        send_breach_notices_task.delay(breach_id)
     return {name: len(ids) for name, ids in owed.items()} | {
         "orphan_package_files": packages.package_files_remove_orphans()
     }

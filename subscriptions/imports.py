@@ -1,7 +1,7 @@
 """Imports of subscriptions sold by ticket agents (biljettombud), such as Eventim's CSV export.
 
 The file is read as a stream, in batches of IMPORT_BATCH_SIZE rows, each batch one transaction with
-set-based queries (and one COPY a table: concerthouse/copy_insert.py), so memory stays flat and a
+set-based queries (and one COPY a table: concerthouse/bulk.py), so memory stays flat and a
 killed import resumes after the last batch committed. A rejected row is recorded by its number and
 a reason, never its values, and the file is deleted once it has been read: it holds personal data
 the registry now keeps in its tables.
@@ -39,7 +39,7 @@ from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 
 from concerthouse.audit import untranslated
-from concerthouse.copy_insert import copy_insert
+from concerthouse.bulk import copy_insert
 from concerthouse.email_address import normalise_email
 from concerthouse.queue import enqueue_on_commit
 from customers.models import Customer

@@ -1,6 +1,7 @@
 from dateutil.relativedelta import relativedelta
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Q, Value
+from django.db.models.functions import Left, StrIndex
 from django.utils import timezone
 from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
@@ -9,8 +10,10 @@ from concerthouse.privacy.map import (
     Category,
     Declaration,
     Erasure,
+    Flow,
     LegalBasis,
     LegalHold,
+    RecipientKind,
     Retention,
     Rule,
     exempt,
@@ -31,6 +34,15 @@ from .models import (
 
 def _of(people) -> Q:
     return Q(customer__in=people.values("pk"))
+
+
+def _agent_of(reference: str):
+    """The ticket agent's code that an imported order's reference starts with ("eventim:1234",
+    subscriptions/imports.py), as an expression the database computes."""
+    return Left(reference, StrIndex(reference, Value(":")) - 1)
+
+
+_MAILED = RecipientKind.MAIL
 
 
 def _ended_contract_expired(now) -> Q:
@@ -63,6 +75,23 @@ register(
         ),
         legal_basis=LegalBasis.CONTRACT,
         owned_by=_of,
+        made_at="created_at",
+        flows=(
+            # The confirmation of a booking on the website or at the counter (an agent's
+            # customers hear from the agent, and are sent nothing).
+            Flow(
+                kind=_MAILED,
+                rows=Q(confirmation_sent_at__isnull=False) & ~Q(channel=Order.Channel.TICKET_AGENT),
+                at="confirmation_sent_at",
+            ),
+            Flow(
+                kind=RecipientKind.TICKET_AGENT,
+                rows=Q(channel=Order.Channel.TICKET_AGENT, order__isnull=False),
+                at="booked_at",
+                code=_agent_of("order__reference"),
+                categories=(Category.CONTACT, Category.BEHAVIOURAL),
+            ),
+        ),
         erasure=Erasure.DELETE,
         retention=Retention(
             _(
@@ -93,6 +122,7 @@ register(
         ),
         legal_basis=LegalBasis.EXPLICIT_CONSENT,
         owned_by=_of,
+        made_at="created_at",
         erasure=Erasure.DELETE,
         retention=Retention(
             _("Deleted when the season it was recorded for ends, or when you withdraw consent."),
@@ -146,6 +176,16 @@ register(
         purpose=_("Keeping the accounts the law requires for what you bought and paid"),
         legal_basis=LegalBasis.LEGAL_OBLIGATION,
         owned_by=_of,
+        made_at="created_at",
+        flows=(
+            Flow(
+                kind=RecipientKind.TICKET_AGENT,
+                rows=Q(channel=Order.Channel.TICKET_AGENT),
+                at="created_at",
+                code=_agent_of("reference"),
+                categories=(Category.ACCOUNTING,),
+            ),
+        ),
         erasure=Erasure.HOLD,
         legal_hold=LegalHold(
             statute=_ACCOUNTING_STATUTE,
@@ -179,6 +219,8 @@ register(
         purpose=_("Keeping the accounts the law requires for what you bought and paid"),
         legal_basis=LegalBasis.LEGAL_OBLIGATION,
         owned_by=lambda people: Q(order__customer__in=people.values("pk")),
+        person=(("order__customer", "pk"),),
+        made_at="created_at",
         erasure=Erasure.HOLD,
         legal_hold=LegalHold(
             statute=_ACCOUNTING_STATUTE,
@@ -201,6 +243,8 @@ register(
         purpose=_("Sending the practical information before each concert only once"),
         legal_basis=LegalBasis.CONTRACT,
         owned_by=_of,
+        made_at="created_at",
+        flows=(Flow(kind=_MAILED, rows=Q(sent_at__isnull=False), at="sent_at"),),
         erasure=Erasure.DELETE,
         retention=Retention(
             _("Which information emails we sent you: deleted after 24 months."),
@@ -232,6 +276,8 @@ register(
         ),
         legal_basis=LegalBasis.LEGAL_OBLIGATION,
         owned_by=_of,
+        made_at="created_at",
+        flows=(Flow(kind=_MAILED, rows=Q(sent_at__isnull=False), at="sent_at"),),
         erasure=Erasure.DELETE,
         # What it proves concerns the data the agent passed on, which stays while you are known.
         retention=Retention(

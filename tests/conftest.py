@@ -254,3 +254,30 @@ def pytest_sessionfinish(session, exitstatus):
     if os.environ.get("CI") == "true" and skipped and session.exitstatus == 0:
         reporter.write_line(f"CI: {len(skipped)} test(s) skipped; every test must run here.")
         session.exitstatus = 1
+
+
+@pytest.fixture
+def recipient_register(db):
+    """The processor register of a house that sends email and exports audiences to Meta and
+    Google: campaigns and exports are refused to recipients it does not name."""
+    from concerthouse.privacy.map import RecipientKind
+    from privacy_requests.models import Processor
+
+    def entry(name, kind, code="", **extra):
+        return Processor.objects.create(
+            name=name,
+            role=Processor.Role.PROCESSOR,
+            kind=kind,
+            recipient_code=code,
+            purposes={"en": f"{name}.", "sv": f"{name} (sv).", "nb": f"{name} (nb)."},
+            data_categories=["contact"],
+            country="SE",
+            erasure_contact=f"privacy@{code or kind}.example",
+            **extra,
+        )
+
+    return {
+        "mail": entry("Mail service", RecipientKind.MAIL),
+        "meta": entry("Meta", RecipientKind.AD_PLATFORM, "meta"),
+        "google": entry("Google", RecipientKind.AD_PLATFORM, "google"),
+    }

@@ -80,3 +80,19 @@ def subscribe(customer: Customer, *codes: str, language: str = "en") -> Customer
             channel=Channel.PREFERENCE_CENTRE,
         )
     return customer
+
+
+def mailed(customer: Customer, *, code: str = "news") -> Customer:
+    """A newsletter sent to the person, as a campaign records it: their address went through the
+    mail processor."""
+    from django.utils import timezone
+
+    from newsletters.models import Campaign, Delivery
+
+    campaign = Campaign.objects.create(
+        name=f"Sent to {customer.pk}", purpose=Purpose.objects.get(code=code), status="sent"
+    )
+    Delivery.objects.create(
+        campaign=campaign, customer=customer, status="sent", sent_at=timezone.now()
+    )
+    return customer

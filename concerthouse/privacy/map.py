@@ -53,6 +53,41 @@ class Erasure(TextChoices):
     KEEP = "keep", _("Kept as a one-way keyed hash, so that we never contact you again")
 
 
+class RecipientKind(TextChoices):
+    """How an entry of the processor register comes to hold people's data: what the map's flows
+    (below) and the register's entries are matched by."""
+
+    HOSTING = "hosting", _("Hosts our records of the categories listed")
+    MAIL = "mail", _("Sends our email")
+    TICKET_AGENT = "ticket_agent", _("Ticket agent")
+    AD_PLATFORM = "ad_platform", _("Ad platform (custom audiences)")
+
+
+@dataclass(frozen=True)
+class Flow:
+    """Rows of a declaration whose data went to a recipient outside the house: who holds whose
+    data (Art. 15(1)(c), 19, 33). The per-person answer (`recipients.flows_of`) and the set-wise
+    one (`recipients.people_reached`, a breach's affected people) both read these, so they cannot
+    disagree.
+
+    A flow names the kind of recipient; a flow with `code` also says which one (the ad platform
+    of an export, the ticket agent of an order), as stored, and `code_of` turns a stored value
+    into the code of the register's entry. A flow without `code` reaches every recipient of its
+    kind (every mail processor the house sends through).
+    """
+
+    kind: RecipientKind
+    at: str  # when the row's data went: a field (path) of the model, for a breach's window
+    rows: Q | None = None  # which rows went; every row of the declaration when None
+    code: str | Any | None = None  # a field (path) or an expression: which recipient, as stored
+    code_of: Callable[[str], str] = str
+    categories: tuple[Category, ...] = (Category.CONTACT,)  # what went with the row
+    # Only one-way hashes went (an ad platform's custom audience): a notice to the recipient
+    # names the person by the same hash of their address, `identifier(address)`, never in clear.
+    hashed: bool = False
+    identifier: Callable[[str], str] | None = None
+
+
 @dataclass(frozen=True)
 class Visibility:
     """Who may see a field of a special category, and whether they see it whole or masked."""
@@ -149,6 +184,14 @@ class Declaration:
     # Who received these rows outside the house (Art. 15(1)(c), 19): (recipient code, when) pairs,
     # the codes matching entries of the processor register.
     disclosures: Callable[[QuerySet], Iterable[tuple[str, Any]]] | None = None
+    # How a row leads to its person, for questions about many people at once (a breach's
+    # affected set): (path on this model, field of the person model) pairs, any of which links.
+    # The reverse of `owned_by`; a model whose rows cannot be linked (a keyed hash) has none.
+    person: tuple[tuple[str, str], ...] = (("customer", "pk"),)
+    # When a row was made, so that a breach of a window counts only rows that existed in it.
+    made_at: str | None = None
+    # Which of these rows went to recipients outside the house, and to which kind.
+    flows: tuple[Flow, ...] = ()
     # Rectification (Art. 16): the fields a correction may change, and the service that changes
     # them with its validation and audit, called as rectify(row, changes, actor).
     rectifiable: tuple[str, ...] = ()
@@ -169,6 +212,18 @@ class Declaration:
 
     def fields_in(self, *categories: Category) -> list[str]:
         return [name for name, category in self.fields.items() if category in categories]
+
+    @property
+    def categories(self) -> set[str]:
+        return set(self.fields.values())
+
+    def of_person(self, person) -> Q:
+        """One person's rows, as a filter on this model, through the links of `person` (which
+        concerthouse.privacy.recipients follows the other way, for many people at once)."""
+        condition = Q(pk__in=[])
+        for path, person_field in self.person:
+            condition |= Q(**{path: getattr(person, person_field)})
+        return condition
 
 
 _declarations: dict[str, Declaration] = {}

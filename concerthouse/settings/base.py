@@ -57,6 +57,8 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "axes",
+    # Country names in the page's language: the processor register's countries and transfers.
+    "django_countries",
     *PROJECT_APPS,
 ]
 
@@ -438,6 +440,8 @@ HOUSE_COLOUR_PRIMARY = env.str("HOUSE_COLOUR_PRIMARY", default="#7a1f3d")
 HOUSE_COLOUR_BACKGROUND = env.str("HOUSE_COLOUR_BACKGROUND", default="#f4efe9")
 # Messages per SMTP connection and per claim of delivery rows.
 NEWSLETTER_BATCH_SIZE = env.int("NEWSLETTER_BATCH_SIZE", default=200)
+# Art. 34 messages to the people a breach affected, claimed and sent this many at a time.
+BREACH_NOTICE_BATCH_SIZE = env.int("BREACH_NOTICE_BATCH_SIZE", default=200)
 # Tasks that send one campaign side by side; match it to the workers' total concurrency.
 NEWSLETTER_SENDERS = env.int("NEWSLETTER_SENDERS", default=2)
 # Ad platforms match a list only above a size; below it, a list would single people out.

@@ -19,7 +19,7 @@ def sha(value):
 
 
 @pytest.fixture
-def audience(db, settings):
+def audience(db, settings, recipient_register):
     settings.AUDIENCE_EXPORT_MINIMUM = 3
     return [
         subscribe(

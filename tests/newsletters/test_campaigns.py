@@ -137,7 +137,9 @@ def test_each_person_gets_their_language_or_the_house_language(news, settings):
 
 
 @pytest.mark.django_db
-def test_scheduling_needs_the_house_language_and_enqueues_a_due_campaign(news, marketing):
+def test_scheduling_needs_the_house_language_and_enqueues_a_due_campaign(
+    news, marketing, recipient_register
+):
     subscribe(CustomerFactory(email="a@example.se"), "news")
     campaign = make_campaign(news, languages=("nb",))
     with pytest.raises(Exception, match="house's language"):

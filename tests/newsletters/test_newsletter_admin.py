@@ -22,7 +22,9 @@ def inline(prefix, rows, **management):
 
 
 @pytest.mark.django_db
-def test_marketing_writes_schedules_and_sends_a_campaign_in_the_admin(client_for, marketing, news):
+def test_marketing_writes_schedules_and_sends_a_campaign_in_the_admin(
+    client_for, marketing, news, recipient_register
+):
     subscribe(CustomerFactory(email="marta@example.se", first_name="Märta"), "news")
     client = client_for(marketing)
     response = client.post(

@@ -12,7 +12,9 @@ from tests.factories import CustomerFactory, subscribe
 
 
 @pytest.mark.django_db
-def test_a_person_s_export_finds_their_rows_in_every_new_model(news, marketing, settings):
+def test_a_person_s_export_finds_their_rows_in_every_new_model(
+    news, marketing, settings, recipient_register
+):
     settings.AUDIENCE_EXPORT_MINIMUM = 1
     person = CustomerFactory(email="ase@example.no", first_name="Åse")
     other = subscribe(CustomerFactory(email="other@example.se"), "news", "ad-matching")

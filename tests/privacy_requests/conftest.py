@@ -1,8 +1,14 @@
 import pytest
 from django.test import TestCase
 
+from concerthouse.privacy.map import RecipientKind
 from privacy_requests import services
 from privacy_requests.models import Processor
+
+
+def texts(english: str) -> dict[str, str]:
+    """A register text in every language (the tests read the English)."""
+    return {"en": english, "sv": f"(sv) {english}", "nb": f"(nb) {english}"}
 
 
 def committed():
@@ -31,29 +37,33 @@ def processors(db):
         "mailer": Processor.objects.create(
             name="Mailer AS",
             role=Processor.Role.PROCESSOR,
-            purposes="Sends newsletters.",
+            kind=RecipientKind.MAIL,
+            purposes=texts("Sends our email."),
             data_categories=["contact", "behavioural"],
-            country="Norway",
-            transfer_basis="Within the EU/EEA",
+            country="NO",
             erasure_contact="privacy@mailer.example",
+            breach_contact="security@mailer.example",
+            breach_reporting_hours=24,
         ),
         "meta": Processor.objects.create(
             name="Meta",
             role=Processor.Role.JOINT_CONTROLLER,
-            purposes="Custom audiences.",
-            data_categories=[],
-            country="Ireland",
-            transfer_basis="Data Privacy Framework",
+            kind=RecipientKind.AD_PLATFORM,
+            purposes=texts("Custom audiences."),
+            data_categories=["contact"],
+            country="IE",
+            third_country="US",
+            transfer_basis=Processor.TransferBasis.DPF,
             erasure_contact="privacy@meta.example",
             recipient_code="meta",
         ),
         "accountant": Processor.objects.create(
             name="Accountant AB",
             role=Processor.Role.PROCESSOR,
-            purposes="Bookkeeping.",
+            kind=RecipientKind.HOSTING,
+            purposes=texts("Bookkeeping."),
             data_categories=["accounting"],
-            country="Sweden",
-            transfer_basis="Within the EU/EEA",
+            country="SE",
             erasure_contact="privacy@accountant.example",
         ),
     }

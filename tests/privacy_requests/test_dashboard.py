@@ -133,10 +133,14 @@ def test_the_privacy_notice_is_generated_in_each_language(client, language, head
     Processor.objects.create(
         name="Mailer AS",
         role="processor",
-        purposes="Sends newsletters.",
+        kind="mail",
+        purposes={
+            "en": "Sends newsletters.",
+            "sv": "Skickar nyhetsbrev.",
+            "nb": "Sender nyhetsbrev.",
+        },
         data_categories=["contact"],
-        country="Norway",
-        transfer_basis="EU/EEA",
+        country="NO",
         erasure_contact="p@mailer.example",
     )
     page = client.get(f"/{language}/privacy/").content.decode()

@@ -21,13 +21,13 @@ from newsletters import services as newsletters
 from newsletters.audience import audience_export
 from privacy_requests import packages, services
 from privacy_requests.models import AccessPackage, PrivacyRequest, RecipientNotice
-from tests.factories import FODSELSNUMMER, CustomerFactory, subscribe
+from tests.factories import FODSELSNUMMER, CustomerFactory, mailed, subscribe
 
 from .conftest import committed, execute
 
 
 @pytest.fixture
-def aase_full(finance, marketing, settings):
+def aase_full(finance, marketing, settings, processors):
     """Åse with contact data, identifiers, consents, a newsletter, an audit trail and a custom
     audience export behind her."""
     settings.AUDIENCE_EXPORT_MINIMUM = 1
@@ -44,6 +44,7 @@ def aase_full(finance, marketing, settings):
         customer=person, actor=finance, purpose="refunds", national_id=FODSELSNUMMER
     )
     subscribe(person, "news", "ad-matching", language="nb")
+    mailed(person)
     audit_record(action="customer.viewed", actor=marketing, target=person)
     audience_export(actor=marketing, recipient="meta")
     return Customer.objects.get(pk=person.pk)

@@ -422,7 +422,7 @@ def test_box_office_and_the_dpo_see_seating_needs_and_each_look_is_audited(
 
 # --- Never in marketing's exports ---------------------------------------------------------------
 def test_seating_needs_never_reach_the_audience_export_or_a_campaign_audience(
-    client_for, marketing, with_needs, settings
+    client_for, marketing, with_needs, settings, recipient_register
 ):
     settings.AUDIENCE_EXPORT_MINIMUM = 1
     person = subscribe(with_needs.customer, "ad-matching", "news")

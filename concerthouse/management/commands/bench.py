@@ -52,8 +52,10 @@ class Command(BaseCommand):
                 self.stderr.write(traceback.format_exc())
                 self.stdout.write(f"{name}: FAILED, no figure ({error})")
             else:
-                missed += not result.ok
-                self.stdout.write(str(result))
+                # One figure, or several measured on one costly set-up (a list).
+                for figure in result if isinstance(result, list) else [result]:
+                    missed += not figure.ok
+                    self.stdout.write(str(figure))
             self.stdout.flush()  # one line as each finishes, also when piped through make
         if missed:
             raise CommandError(f"{missed} of {len(selected)} benchmarks missed or failed.")

@@ -8,7 +8,7 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from concerthouse.copy_insert import copy_insert
+from concerthouse.bulk import copy_insert
 from concerthouse.models import AuditEntry
 from customers.models import Customer
 from subscriptions.models import Order
