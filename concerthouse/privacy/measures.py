@@ -14,6 +14,8 @@ from django.utils.translation import ngettext
 from concerthouse.encryption import encrypted_fields
 from concerthouse.roles import ROLE_PURPOSES
 
+from .map import PERSON_MODEL
+
 
 @dataclass(frozen=True)
 class Measure:
@@ -22,9 +24,12 @@ class Measure:
 
 
 def _encryption() -> Measure:
+    # The person's own fields by name; another table's by what it holds ("seating needs").
     names = sorted(
         {
             str(model._meta.get_field(name).verbose_name)
+            if model._meta.label_lower == PERSON_MODEL
+            else str(model._meta.verbose_name_plural)
             for model, names in encrypted_fields()
             for name in names
         }

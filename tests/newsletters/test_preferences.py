@@ -301,3 +301,19 @@ def test_the_way_back_needs_a_list_and_changes_nothing_without_one(client, news)
     response = client.post(prefs(person), {"action": "opt_in"})
     assert b"Choose at least one newsletter." in response.content
     assert ConsentEvent.objects.count() == count and not mail.outbox
+
+
+@pytest.mark.django_db
+def test_a_signup_confirmed_from_the_address_is_the_same_way_back(client, news):
+    person = subscribe(CustomerFactory(email="ase.odegard@example.no"), "news")
+    client.post(prefs(person), {"action": "object"})
+    mail.outbox.clear()
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        services.newsletter_signup(
+            email="Ase.Odegard@Example.no", language="nb", notices=[notice("news", "nb")]
+        )
+    person.refresh_from_db()
+    assert person.objects_to_marketing  # a signup alone proves nothing
+    client.post(confirm_link(mail.outbox[-1]))
+    person.refresh_from_db()
+    assert not person.objects_to_marketing and states(person) == {"news": "confirmed"}

@@ -194,7 +194,7 @@ def test_the_security_measures_are_those_of_the_running_configuration(
     page = main_of(dpo_client.get("/dpo/record/?language=en").content.decode())
     assert "the one-time code of a second factor is switched off" in page
     assert "does not itself require encrypted connections" in page
-    assert "bank account, national identity number, needs." in page  # the encrypted fields
+    assert "bank account, national identity number, seating needs." in page  # encrypted
     settings.STAFF_REQUIRE_SECOND_FACTOR = True
     settings.SECURE_SSL_REDIRECT, settings.SECURE_HSTS_SECONDS = True, 31536000
     settings.FIELD_ENCRYPTION_KEYS = []
