@@ -68,21 +68,20 @@ _PROGRAMME_VIEW = {
     "subscriptions.view_concert",
 }
 _SUBSCRIPTIONS_VIEW = _PROGRAMME_VIEW | {"subscriptions.view_seasonsubscription"}
+# The accounting records (orders, payments, refunds): finance's, and the DPO's for access requests.
+# Box office books and cancels at the counter, which shows what was paid for the booking in hand
+# through the subscriptions service; it never browses the house's accounts (Art. 5(1)(c), 32).
 _ACCOUNTING_VIEW = {"subscriptions.view_order", "subscriptions.view_payment"}
-_SUBSCRIPTIONS_RUN = (
-    _SUBSCRIPTIONS_VIEW
-    | _ACCOUNTING_VIEW
-    | {
-        "subscriptions.change_seasonsubscription",
-        "subscriptions.book_at_counter",
-        # Seating needs: health data (Art. 9), for box office and the DPO only.
-        "subscriptions.view_seatingneed",
-        "subscriptions.change_seatingneed",
-        "subscriptions.view_preconcertmail",
-        "subscriptions.view_ticketagentimport",
-        "subscriptions.view_sourcenotice",
-    }
-)
+_SUBSCRIPTIONS_RUN = _SUBSCRIPTIONS_VIEW | {
+    "subscriptions.change_seasonsubscription",
+    "subscriptions.book_at_counter",
+    # Seating needs: health data (Art. 9), for box office and the DPO only.
+    "subscriptions.view_seatingneed",
+    "subscriptions.change_seatingneed",
+    "subscriptions.view_preconcertmail",
+    "subscriptions.view_ticketagentimport",
+    "subscriptions.view_sourcenotice",
+}
 
 ROLE_PERMISSIONS: dict[Role, set[str]] = {
     Role.MARKETING: _CONTACT_EDIT | _NEWSLETTERS_RUN | _SUBSCRIPTIONS_VIEW,
@@ -127,7 +126,8 @@ ROLE_PERMISSIONS: dict[Role, set[str]] = {
     }
     | _CONSENT_VIEW
     | _NEWSLETTERS_VIEW
-    | _SUBSCRIPTIONS_RUN,
+    | _SUBSCRIPTIONS_RUN
+    | _ACCOUNTING_VIEW,
 }
 
 

@@ -1,5 +1,6 @@
 """Every change of consent goes through here: a ledger event and the current state, together."""
 
+from collections.abc import Callable
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
@@ -24,6 +25,19 @@ _TRANSITIONS = {
         Consent.State.WITHDRAWN,
     ),
 }
+
+
+# What withdrawing a consent of a kind also removes, registered by the app that holds it: seating
+# needs exist only under the accessibility consent (subscriptions registers their deletion). Called
+# by every withdrawal, in its transaction, so that no path can withdraw and leave the data behind.
+_on_withdrawal: dict[str, list[Callable[..., None]]] = {}
+
+
+def on_withdrawal(kind: str, handler: Callable[..., None]) -> None:
+    """Run `handler(customer=..., actor=...)` whenever a consent of `kind` is withdrawn."""
+    handlers = _on_withdrawal.setdefault(kind, [])
+    if handler not in handlers:
+        handlers.append(handler)
 
 
 def _record(
@@ -77,6 +91,9 @@ def _record(
         Consent.objects.create(customer=customer, purpose=purpose, **state)
     else:
         Consent.objects.filter(pk=current.pk).update(**state)
+    if action == ConsentEvent.Action.WITHDRAWN:
+        for handler in _on_withdrawal.get(purpose.kind, []):
+            handler(customer=customer, actor=event.actor)
     return event
 
 
@@ -153,12 +170,33 @@ def consents_withdraw_marketing(
 ) -> list[ConsentEvent]:
     """Withdraw every marketing consent at once: newsletters, offers, surveys, ad matching and
     open tracking. Accessibility data serves the season subscription and is not touched."""
+    return _withdraw_every(
+        customer=customer,
+        kinds=MARKETING_KINDS,
+        channel=channel,
+        evidence=evidence,
+        actor=actor,
+    )
+
+
+@transaction.atomic
+def consents_withdraw_all(
+    *, customer: Customer, channel: str, evidence: str = "", actor=None
+) -> list[ConsentEvent]:
+    """Withdraw every consent the person holds, of every kind, accessibility data included (and
+    with it the data it allowed). The events written say what was withdrawn: none if nothing was."""
+    return _withdraw_every(
+        customer=customer, kinds=None, channel=channel, evidence=evidence, actor=actor
+    )
+
+
+def _withdraw_every(*, customer, kinds, channel, evidence, actor) -> list[ConsentEvent]:
     customer = _locked(customer)
     active = Consent.objects.filter(
-        customer=customer,
-        purpose__kind__in=MARKETING_KINDS,
-        state__in=[Consent.State.PENDING, Consent.State.CONFIRMED],
+        customer=customer, state__in=[Consent.State.PENDING, Consent.State.CONFIRMED]
     ).select_related("purpose")
+    if kinds is not None:
+        active = active.filter(purpose__kind__in=kinds)
     events = [
         _record(
             customer=customer,
@@ -168,6 +206,6 @@ def consents_withdraw_marketing(
             evidence=evidence,
             actor=actor,
         )
-        for consent in active
+        for consent in active.order_by("purpose__position", "purpose__name")
     ]
     return [event for event in events if event is not None]

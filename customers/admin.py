@@ -11,6 +11,7 @@ from concerthouse.admin import LargeTableAdmin
 from concerthouse.audit import audit_record
 from concerthouse.models import AuditEntry
 from concerthouse.personal_data_admin import PersonalDataAdminMixin
+from concerthouse.privacy.person import Right, exercise_right
 from concerthouse.roles import purpose_of
 
 from . import services, validators
@@ -324,27 +325,51 @@ class CustomerAdmin(PersonalDataAdminMixin, LargeTableAdmin):
         )
 
     def rights_view(self, request, pk):
+        """Restriction and objection, exercised as every other path exercises them
+        (`exercise_right`): lifting waits for the notice to the person (Art. 18(3)), and an
+        objection withdraws the marketing consents and suppresses the address (Art. 21(3))."""
         if not request.user.has_perm("customers.restrict_processing"):
             raise PermissionDenied
         customer = get_object_or_404(Customer, pk=pk)
         restriction = RestrictionForm(request.POST if "restrict" in request.POST else None)
         objection = ObjectionForm(request.POST if "object" in request.POST else None)
         if request.method == "POST":
-            if "restrict" in request.POST and restriction.is_valid():
-                services.customer_restrict(
-                    customer=customer, actor=request.user, ground=restriction.cleaned_data["ground"]
-                )
-                messages.success(request, _("Processing is now restricted."))
-                return redirect("admin:customers_customer_change", customer.pk)
-            if "lift" in request.POST:
-                services.customer_lift_restriction(customer=customer, actor=request.user)
-                messages.success(request, _("The restriction was lifted."))
-                return redirect("admin:customers_customer_change", customer.pk)
-            if "object" in request.POST and objection.is_valid():
-                services.customer_object_to_marketing(
-                    customer=customer, actor=request.user, channel=objection.cleaned_data["channel"]
-                )
-                messages.success(request, _("The objection to direct marketing was recorded."))
+            done = None
+            try:
+                if "restrict" in request.POST and restriction.is_valid():
+                    exercise_right(
+                        Right.RESTRICTION,
+                        person=customer,
+                        actor=request.user,
+                        ground=restriction.cleaned_data["ground"],
+                    )
+                    done = _("Processing is now restricted.")
+                elif "announce_lift" in request.POST:
+                    exercise_right(Right.LIFT_NOTICE, person=customer, actor=request.user)
+                    done = _(
+                        "The person is being told that the restriction will be lifted; lift it "
+                        "once the notice has gone."
+                    )
+                elif "lift" in request.POST:
+                    exercise_right(Right.LIFT_RESTRICTION, person=customer, actor=request.user)
+                    done = _("The restriction was lifted.")
+                elif "object" in request.POST and objection.is_valid():
+                    exercise_right(
+                        Right.OBJECTION,
+                        person=customer,
+                        actor=request.user,
+                        channel=objection.cleaned_data["channel"],
+                    )
+                    done = _(
+                        "The objection to direct marketing was recorded: every marketing consent "
+                        "is withdrawn and the address is on the suppression list."
+                    )
+            except ValidationError as error:
+                for message in error.messages:
+                    messages.error(request, message)
+                return redirect("admin:customers_customer_rights", customer.pk)
+            if done:
+                messages.success(request, done)
                 return redirect("admin:customers_customer_change", customer.pk)
         return self._render(
             request,

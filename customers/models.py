@@ -184,6 +184,15 @@ class Customer(TimeStampedModel):
     restriction_ground = models.CharField(
         _("restriction ground"), max_length=32, choices=RestrictionGround.choices, blank=True
     )
+    # Art. 18(3): before a restriction is lifted the person is told. Staff ask for the notice
+    # (announced), a task sends it (sent); the lifting waits for the second. A sweep sends any
+    # notice announced and never sent.
+    restriction_lift_announced_at = models.DateTimeField(
+        _("lifting of the restriction announced"), null=True, blank=True
+    )
+    restriction_lift_notice_sent_at = models.DateTimeField(
+        _("told that the restriction will be lifted"), null=True, blank=True
+    )
 
     # Objection to direct marketing (Art. 21(2)): absolute, no reason needed; we keep how it came.
     marketing_objection_at = models.DateTimeField(_("objected to marketing"), null=True, blank=True)

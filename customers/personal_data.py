@@ -10,16 +10,23 @@ from concerthouse.privacy.map import (
     Erasure,
     Flow,
     LegalBasis,
+    Processing,
     RecipientKind,
     Retention,
     Rule,
+    Subject,
+    days,
+    in_words,
+    months,
     register,
+    years,
 )
 from concerthouse.privacy.person import (
     PersonAdapter,
     Right,
     on_right,
     register_person,
+    register_subject,
     standing_consent,
 )
 
@@ -31,7 +38,15 @@ register_person(
         with_email=lambda email: Customer.objects.with_email(email),
         restricted=lambda: RESTRICTED,
         restriction_grounds=lambda: Customer.RestrictionGround.choices,
+        lift_notice_sent=lambda person: person.restriction_lift_notice_sent_at,
     )
+)
+
+# Who is a customer and who a prospect: the kind and the source say so. Newsletter readers are
+# consent's to say, requesters the privacy requests'.
+register_subject(Subject.CUSTOMER, lambda: Q(kind=Customer.Kind.CUSTOMER))
+register_subject(
+    Subject.PROSPECT, lambda: Q(kind=Customer.Kind.LEAD, source=Customer.Source.FAIR_OR_MEETING)
 )
 
 
@@ -66,6 +81,33 @@ def _ended_customer_expired(now) -> Q:
     return relationship_ended_long_enough(now) & _without_consent()
 
 
+def _lead_retention() -> str:
+    return _(
+        "Deleted %(period)s after the last contact, unless you become a customer or consent to "
+        "hear from us."
+    ) % {"period": years(settings.RETENTION_LEAD_YEARS)}
+
+
+def _person_retention() -> str:
+    return " ".join(
+        [
+            _(
+                "Customers: deleted %(period)s after the last season subscription ends, except "
+                "the accounting records the law makes us keep."
+            )
+            % {"period": months(settings.RETENTION_ENDED_CUSTOMER_MONTHS)},
+            _("Prospects and others we have been in contact with: %(rule)s")
+            % {"rule": _lead_retention()},
+            _(
+                "Someone who signed up for a newsletter, never confirmed it and is not otherwise "
+                "known to us: deleted %(period)s after signing up."
+            )
+            % {"period": days(settings.RETENTION_UNCONFIRMED_SIGNUP_DAYS)},
+            str(_("While a consent to hear from us stands, your contact details stay.")),
+        ]
+    )
+
+
 register(
     Declaration(
         model=Customer,
@@ -90,16 +132,14 @@ register(
             "identifiers_purpose": Category.IDENTITY,
             "restricted_at": Category.BEHAVIOURAL,
             "restriction_ground": Category.BEHAVIOURAL,
+            "restriction_lift_notice_sent_at": Category.BEHAVIOURAL,
             "marketing_objection_at": Category.BEHAVIOURAL,
             "marketing_objection_channel": Category.BEHAVIOURAL,
             "email_undeliverable_at": Category.CONTACT,
             "email_undeliverable_reason": Category.CONTACT,
             "created_at": Category.BEHAVIOURAL,
         },
-        purpose=_(
-            "Keeping in touch with our audience: managing season subscriptions and bookings, "
-            "sending the newsletters you asked for, and answering your questions"
-        ),
+        purpose=_("Keeping in touch with our audience"),
         legal_basis=LegalBasis.CONTRACT,
         owned_by=lambda people: Q(pk__in=people.values("pk")),
         person=(("pk", "pk"),),
@@ -116,15 +156,40 @@ register(
             ),
         ),
         erasure=Erasure.DELETE,
-        retention=Retention(
-            _(
-                "Prospects we met at fairs, meetings or by correspondence: deleted three years "
-                "after the last contact unless you become a customer or consent to further "
-                "storage. Customers: deleted a set time after the customer relationship ends, "
-                "except accounting records the law obliges us to keep. If you signed up for a "
-                "newsletter and never confirmed it, and are not otherwise known to us: deleted 30 "
-                "days after signing up."
+        # Contact details serve a purpose for each kind of person: the contract of a customer
+        # (subscriptions adds it), each newsletter of a reader (consent adds it), and these two.
+        processing=(
+            Processing(
+                purpose=_(
+                    "Telling people who showed an interest in our concerts about the concerts "
+                    "they may want to hear"
+                ),
+                legal_basis=LegalBasis.LEGITIMATE_INTERESTS,
+                applies_to=(Subject.PROSPECT,),
+                categories=(Category.CONTACT, Category.BEHAVIOURAL),
+                interest=_(
+                    "Marketing our concerts to people we met at a fair or a meeting or who "
+                    "wrote to us, who can expect to hear from us about them"
+                ),
+                retention=in_words(_lead_retention),
             ),
+            Processing(
+                purpose=_(
+                    "Keeping a record of our contact with you, to answer questions about it and "
+                    "to respect the choices you made, such as not to receive our newsletters"
+                ),
+                legal_basis=LegalBasis.LEGITIMATE_INTERESTS,
+                applies_to=(Subject.OTHER,),
+                categories=(Category.CONTACT, Category.BEHAVIOURAL),
+                interest=_(
+                    "Answering for our contact with you and honouring your choices until the "
+                    "record is deleted"
+                ),
+                retention=in_words(_lead_retention),
+            ),
+        ),
+        retention=Retention(
+            in_words(_person_retention),
             rules=(
                 Rule(
                     code="customers.leads",
@@ -167,16 +232,19 @@ def _restrict(*, person, actor, ground, **details):
     services.customer_restrict(customer=person, actor=actor, ground=ground)
 
 
+def _announce_lift(*, person, actor, **details):
+    services.customer_announce_restriction_lift(customer=person, actor=actor)
+
+
 def _lift_restriction(*, person, actor, **details):
     services.customer_lift_restriction(customer=person, actor=actor)
 
 
-def _object(*, person, actor, **details):
-    services.customer_object_to_marketing(
-        customer=person, actor=actor, channel=Customer.ObjectionChannel.PRIVACY_REQUEST
-    )
+def _object(*, person, actor, channel=Customer.ObjectionChannel.PRIVACY_REQUEST, **details):
+    services.customer_object_to_marketing(customer=person, actor=actor, channel=channel)
 
 
 on_right(Right.RESTRICTION, _restrict)
+on_right(Right.LIFT_NOTICE, _announce_lift)
 on_right(Right.LIFT_RESTRICTION, _lift_restriction)
 on_right(Right.OBJECTION, _object)

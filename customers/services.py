@@ -1,6 +1,7 @@
 """Every write to a customer goes through here, so that each one is validated, normalised and audited."""
 
 from collections.abc import Sequence
+from datetime import timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
@@ -12,8 +13,9 @@ from concerthouse.audit import audit_record, audit_record_many
 from concerthouse.bulk import copy_insert
 from concerthouse.email_address import normalise_email
 from concerthouse.encryption import blind_index
+from concerthouse.queue import enqueue_on_commit
 
-from . import validators
+from . import emails, validators
 from .models import Customer
 
 # Fields staff and the person may edit directly; identifiers, restriction and objection have their
@@ -368,22 +370,100 @@ def customer_restrict(*, customer: Customer, actor, ground: str) -> Customer:
     customer.restricted_at = timezone.now()
     customer.restricted_by = actor
     customer.restriction_ground = ground
-    customer.save(update_fields=["restricted_at", "restricted_by", "restriction_ground"])
+    # A notice of an earlier restriction's lifting does not announce the lifting of this one.
+    customer.restriction_lift_announced_at = None
+    customer.restriction_lift_notice_sent_at = None
+    customer.save(update_fields=[*_RESTRICTION_FIELDS, "restriction_ground"])
     audit_record(
         action="customer.restricted", actor=actor, target=customer, detail={"ground": ground}
     )
     return customer
 
 
+_RESTRICTION_FIELDS = (
+    "restricted_at",
+    "restricted_by",
+    "restriction_lift_announced_at",
+    "restriction_lift_notice_sent_at",
+)
+
+
 @transaction.atomic
-def customer_lift_restriction(*, customer: Customer, actor) -> Customer:
+def customer_announce_restriction_lift(*, customer: Customer, actor) -> Customer:
+    """Art. 18(3): the person is told before their restriction is lifted. Owes them the notice,
+    which a task sends (and the sweep, if the task is lost); asking again sends nothing twice."""
     if not actor.has_perm("customers.restrict_processing"):
         raise PermissionDenied
     customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    if not customer.is_restricted:
+        raise ValidationError(_("This person's processing is not restricted."))
+    if customer.restriction_lift_announced_at is None:
+        customer.restriction_lift_announced_at = timezone.now()
+        customer.save(update_fields=["restriction_lift_announced_at"])
+        audit_record(action="customer.restriction_lift_announced", actor=actor, target=customer)
+    if customer.restriction_lift_notice_sent_at is None:
+        from .tasks import send_restriction_lift_notice_task
+
+        enqueue_on_commit(send_restriction_lift_notice_task, customer.pk)
+    return customer
+
+
+def customer_send_restriction_lift_notice(*, customer_id: int) -> bool:
+    """Send the notice of a lifting the person is owed; False when none is owed (a task run
+    twice, a restriction lifted or renewed since). The claim is committed before the SMTP call and
+    released if sending fails, so that the lifting never goes ahead on a notice that did not go."""
+    with transaction.atomic():
+        customer = (
+            Customer.objects.select_for_update()
+            .filter(
+                pk=customer_id,
+                restricted_at__isnull=False,
+                restriction_lift_announced_at__isnull=False,
+                restriction_lift_notice_sent_at__isnull=True,
+            )
+            .first()
+        )
+        if customer is None:
+            return False
+        claimed_at = timezone.now()
+        Customer.objects.filter(pk=customer.pk).update(restriction_lift_notice_sent_at=claimed_at)
+    try:
+        emails.restriction_lift_notice(customer).send()
+    except Exception:
+        Customer.objects.filter(pk=customer.pk, restriction_lift_notice_sent_at=claimed_at).update(
+            restriction_lift_notice_sent_at=None
+        )
+        raise
+    return True
+
+
+def customers_owing_lift_notice():
+    """People told nothing yet of a lifting staff announced more than a minute ago: the task that
+    should have sent it was lost."""
+    return Customer.objects.filter(
+        restricted_at__isnull=False,
+        restriction_lift_announced_at__lt=timezone.now() - timedelta(minutes=1),
+        restriction_lift_notice_sent_at__isnull=True,
+    ).values_list("pk", flat=True)
+
+
+@transaction.atomic
+def customer_lift_restriction(*, customer: Customer, actor) -> Customer:
+    """Art. 18(3): only once the person has been told. Every path (a privacy request, the admin)
+    lifts through here, so none can skip the notice."""
+    if not actor.has_perm("customers.restrict_processing"):
+        raise PermissionDenied
+    customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    if not customer.is_restricted:
+        return customer
+    if customer.restriction_lift_notice_sent_at is None:
+        raise ValidationError(_("Tell the person first: send the notice of the lifting."))
     customer.restricted_at = None
     customer.restricted_by = None
     customer.restriction_ground = ""
-    customer.save(update_fields=["restricted_at", "restricted_by", "restriction_ground"])
+    customer.restriction_lift_announced_at = None
+    customer.restriction_lift_notice_sent_at = None
+    customer.save(update_fields=[*_RESTRICTION_FIELDS, "restriction_ground"])
     audit_record(action="customer.restriction_lifted", actor=actor, target=customer)
     return customer
 
@@ -453,4 +533,28 @@ def customer_mark_deliverable(*, customer: Customer) -> Customer:
     if updated:
         audit_record(action="customer.email_deliverable", target=customer)
         customer.email_undeliverable_at, customer.email_undeliverable_reason = None, ""
+    return customer
+
+
+@transaction.atomic
+def customer_withdraw_objection(*, customer: Customer, evidence: str) -> Customer:
+    """The way back after an objection to direct marketing: only the person's own fresh opt-in,
+    confirmed from their address (newsletters.services.signup_confirm), lifts it. Idempotent."""
+    customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    if customer.marketing_objection_at is not None:
+        customer.marketing_objection_at = None
+        customer.marketing_objection_recorded_by = None
+        customer.marketing_objection_channel = ""
+        customer.save(
+            update_fields=[
+                "marketing_objection_at",
+                "marketing_objection_recorded_by",
+                "marketing_objection_channel",
+            ]
+        )
+        audit_record(
+            action="customer.marketing_objection_withdrawn",
+            target=customer,
+            detail={"evidence": evidence},
+        )
     return customer

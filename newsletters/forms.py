@@ -8,6 +8,7 @@ from consent.models import EMAIL_KINDS, MARKETING_KINDS, NoticeVersion, Purpose
 from consent.selectors import notice_kinds, notices_current, purposes_offered
 
 from .models import AudienceExport
+from .services import preferences_purposes
 
 
 class NoticeChoiceField(forms.ModelMultipleChoiceField):
@@ -98,18 +99,33 @@ class SignupForm(PublicForm):
 
 
 class PreferencesForm(forms.Form):
-    chosen = NoticeChoiceField(queryset=NoticeVersion.objects.none(), required=False)
+    """Every consent the person holds and every marketing purpose on offer: one box each."""
+
+    chosen = NoticeChoiceField(
+        queryset=NoticeVersion.objects.none(),
+        required=False,
+        error_messages={"invalid_choice": NO_LONGER_OFFERED},
+    )
 
     def __init__(self, *args, language: str, customer, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["chosen"].queryset = NoticeVersion.objects.filter(
-            purpose__kind__in=MARKETING_KINDS
-        ).select_related("purpose")
-        # Purposes no longer offered to anybody new still show while this person holds them.
-        held = Purpose.objects.filter(
-            consents__customer=customer, consents__state__in=["pending", "confirmed"]
+        held = set(
+            customer.consents.filter(state__in=["pending", "confirmed"]).values_list(
+                "purpose_id", flat=True
+            )
         )
-        self.offered = _offer(MARKETING_KINDS, language, also=held)
+        # Purposes no longer offered to anybody new still show while this person holds them.
+        on_page = [
+            purpose
+            for purpose in preferences_purposes(customer)
+            if purpose.pk in held or (purpose.is_active and purpose.kind in MARKETING_KINDS)
+        ]
+        notices = notices_current(purposes=on_page, language=language)
+        self.offered = [notices[p.pk] for p in on_page if p.pk in notices]
+        # Any version of these purposes: the page may have been loaded before a new wording.
+        self.fields["chosen"].queryset = NoticeVersion.objects.filter(
+            purpose__in=[notice.purpose_id for notice in self.offered]
+        ).select_related("purpose")
         confirmed = set(
             customer.consents.filter(state="confirmed").values_list("purpose_id", flat=True)
         )
@@ -120,8 +136,26 @@ class PreferencesForm(forms.Form):
         offered = {notice.purpose_id for notice in self.offered}
         chosen = list(self.cleaned_data["chosen"])
         if any(notice.purpose_id not in offered for notice in chosen):
-            raise forms.ValidationError(_("That choice is no longer offered; please try again."))
+            raise forms.ValidationError(NO_LONGER_OFFERED)
         return chosen
+
+
+class OptInAgainForm(forms.Form):
+    """After an objection: what the person wants again, confirmed from their own address."""
+
+    lists = NoticeChoiceField(
+        queryset=NoticeVersion.objects.none(),
+        error_messages={
+            "required": _("Choose at least one newsletter."),
+            "invalid_choice": NO_LONGER_OFFERED,
+        },
+    )
+
+    def __init__(self, *args, language: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.offered = _offer(MARKETING_KINDS, language)
+        self.fields["lists"].queryset = _accepted(MARKETING_KINDS)
+        self.rows = [(notice, False) for notice in self.offered]
 
 
 class EmailForm(PublicForm):

@@ -1,6 +1,7 @@
 from dateutil.relativedelta import relativedelta
 from django.conf import settings
 from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from concerthouse.privacy.map import (
@@ -13,14 +14,25 @@ from concerthouse.privacy.map import (
     RecipientKind,
     Retention,
     Rule,
+    Subject,
     add_rules,
+    days,
+    in_words,
+    months,
     register,
 )
 from concerthouse.privacy.person import Right, on_right
 from consent.models import ConsentEvent
 from customers.models import Customer
 
-from .models import AudienceExportMember, Delivery, Signup, SignupIntake, Suppression
+from .models import (
+    AudienceExport,
+    AudienceExportMember,
+    Delivery,
+    Signup,
+    SignupIntake,
+    Suppression,
+)
 
 
 def _of(people) -> Q:
@@ -85,6 +97,7 @@ register(
         },
         purpose=_("Confirming that the owner of an address asked for our newsletters"),
         legal_basis=LegalBasis.CONSENT,
+        subjects=(Subject.READER, Subject.OTHER),
         owned_by=_of,
         made_at="created_at",
         # The confirmation email went through the mail processor.
@@ -97,9 +110,14 @@ register(
         ),
         erasure=Erasure.DELETE,
         retention=Retention(
-            _(
-                "An unconfirmed signup is deleted 30 days after it was made; a confirmed one is "
-                "kept as evidence of your consent while we hold your other data."
+            in_words(
+                lambda: (
+                    _(
+                        "An unconfirmed signup is deleted %(period)s after it was made; a confirmed "
+                        "one is kept as evidence of your consent while we hold your other data."
+                    )
+                    % {"period": days(settings.RETENTION_UNCONFIRMED_SIGNUP_DAYS)}
+                )
             ),
             rules=(
                 Rule(
@@ -142,14 +160,20 @@ register(
             "a signup waiting for its confirmation"
         ),
         legal_basis=LegalBasis.CONSENT,
+        subjects=(Subject.READER,),
         owned_by=_intakes_of,
         person=(("email", "email"),),
         made_at="received_at",
         erasure=Erasure.DELETE,
         retention=Retention(
-            _(
-                "Deleted as soon as the signup is recorded, normally within seconds, and at the "
-                "latest after 30 days."
+            in_words(
+                lambda: (
+                    _(
+                        "Deleted as soon as the signup is recorded, normally within seconds, and at "
+                        "the latest after %(period)s."
+                    )
+                    % {"period": days(settings.RETENTION_UNCONFIRMED_SIGNUP_DAYS)}
+                )
             ),
             rules=(
                 Rule(
@@ -177,17 +201,24 @@ register(
             "open_count": Category.BEHAVIOURAL,
         },
         export_related=("campaign__name",),
+        words={"campaign": "campaign__name"},
         purpose=_(
             "Sending newsletters only once to each person and, if you allowed it, counting the "
             "date and number of times you opened them"
         ),
         legal_basis=LegalBasis.CONSENT,
+        subjects=(Subject.READER, Subject.OTHER),
         owned_by=_of,
         made_at="created_at",
         flows=(Flow(kind=RecipientKind.MAIL, rows=Q(sent_at__isnull=False), at="sent_at"),),
         erasure=Erasure.DELETE,
         retention=Retention(
-            _("Which newsletters we sent you, and opens: deleted after 24 months."),
+            in_words(
+                lambda: (
+                    _("Which newsletters we sent you, and opens: deleted after %(period)s.")
+                    % {"period": months(settings.RETENTION_DELIVERY_LOG_MONTHS)}
+                )
+            ),
             rules=(
                 Rule(
                     code="newsletters.delivery_log",
@@ -199,17 +230,45 @@ register(
     )
 )
 
+
+def _ad_matching_in_words(rows) -> str:
+    """The one profiling the house takes part in (Art. 15(1)(h)), as it happened to a person."""
+    if rows is None:
+        return _(
+            "If you consent to ads on social media, we hand Meta or Google one-way hashes of your "
+            "email address and phone number, so that the platform can show you our ads; it "
+            "compares them with its own users' and tells us nothing about you."
+        )
+    labels = dict(AudienceExport.Recipient.choices)
+    zone = timezone.get_current_timezone()
+    handed = sorted(
+        {
+            f"{labels.get(row['export__recipient'], row['export__recipient'])} "
+            f"({timezone.localtime(row['export__created_at'], zone):%Y-%m-%d})"
+            for row in rows
+        }
+    )
+    return _(
+        "On your consent to ads on social media, one-way hashes of your email address and phone "
+        "number were handed to %(platforms)s, so that the platform could show you our ads. It "
+        "compares them with its own users' and tells us nothing about you."
+    ) % {"platforms": ", ".join(handed)}
+
+
 register(
     Declaration(
         model=AudienceExportMember,
         fields={"export": Category.BEHAVIOURAL},
         export_related=("export__recipient", "export__created_at"),
+        words={"export": "export__recipient"},
+        profiling=_ad_matching_in_words,
         disclosures=lambda rows: rows.values_list("export__recipient", "export__created_at"),
         purpose=_(
             "Showing our advertisements to you on ad platforms (Meta, Google), only with your "
             "consent: we hand over one-way hashes of your email address and phone number"
         ),
         legal_basis=LegalBasis.CONSENT,
+        subjects=(Subject.READER, Subject.CUSTOMER, Subject.OTHER),
         owned_by=_of,
         made_at="export__created_at",
         # One-way hashes of the address and phone went to the export's platform.
@@ -246,6 +305,7 @@ register(
             "data erased, even if it reaches us again through a ticket agent"
         ),
         legal_basis=LegalBasis.LEGAL_OBLIGATION,
+        subjects=(Subject.OTHER,),
         owned_by=_suppression_of,
         # A keyed hash: nobody can be found through it, not even for a breach's count.
         person=(),

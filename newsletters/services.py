@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, F, Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -18,12 +18,14 @@ from concerthouse.audit import audit_record
 from concerthouse.email_address import normalise_email
 from concerthouse.encryption import blind_index
 from concerthouse.mail import send_owed
+from concerthouse.privacy.person import Right, exercise_right
 from concerthouse.queue import enqueue_coalesced_on_commit, enqueue_on_commit
 from consent.models import (
     EMAIL_KINDS,
     MARKETING_KINDS,
     Channel,
     Consent,
+    ConsentEvent,
     NoticeVersion,
     Purpose,
 )
@@ -31,13 +33,14 @@ from consent.services import (
     consent_confirm,
     consent_give,
     consent_withdraw,
+    consents_withdraw_all,
     consents_withdraw_marketing,
 )
 from customers.models import Customer
 from customers.services import (
     customer_get_or_create,
     customer_mark_deliverable,
-    customer_object_to_marketing,
+    customer_withdraw_objection,
     customers_mark_undeliverable,
 )
 
@@ -294,14 +297,22 @@ def signup_confirm(*, signup: Signup) -> Signup:
     if signup.confirmed_at is not None:
         return signup
     person = Customer.objects.select_for_update().get(pk=signup.customer_id)
-    pending = person.consents.filter(state=Consent.State.PENDING).select_related("purpose")
+    pending = list(person.consents.filter(state=Consent.State.PENDING).select_related("purpose"))
+    evidence = f"signup {signup.public_id} confirmed by link"
+    # The way back after an objection to direct marketing (Art. 21(3)): a fresh, explicit opt-in
+    # confirmed from the person's own address, whether asked for in the preference centre or on
+    # the signup form. The ledger says it lifted the objection.
+    lifts_objection = person.objects_to_marketing and any(
+        consent.purpose.kind in MARKETING_KINDS for consent in pending
+    )
+    if lifts_objection:
+        evidence += f"; lifts the objection of {person.marketing_objection_at:%Y-%m-%d}"
     for consent in pending:
         consent_confirm(
-            customer=person,
-            purpose=consent.purpose,
-            channel=Channel.WEB_SIGNUP,
-            evidence=f"signup {signup.public_id} confirmed by link",
+            customer=person, purpose=consent.purpose, channel=Channel.WEB_SIGNUP, evidence=evidence
         )
+    if lifts_objection:
+        person = customer_withdraw_objection(customer=person, evidence=f"signup {signup.public_id}")
     # The owner of the address has spoken: names they typed fill gaps, their language is theirs.
     changed = ["preferred_language", "last_activity_at", "updated_at"]
     person.preferred_language = signup.language
@@ -321,56 +332,117 @@ def signup_confirm(*, signup: Signup) -> Signup:
 
 
 # --- Preference centre and unsubscribe -----------------------------------------------------------
-@transaction.atomic
-def preferences_update(*, customer: Customer, chosen: list[NoticeVersion]) -> Customer:
-    """Make the person's marketing consents exactly the ones they ticked, on the wording shown.
+def preferences_purposes(customer: Customer):
+    """The consents the preference centre lists: every marketing purpose (none after an objection:
+    only a confirmed opt-in starts marketing again) and every other consent the person holds, such
+    as the explicit consent to keep their seating needs."""
+    held = Q(
+        consents__customer=customer,
+        consents__state__in=[Consent.State.PENDING, Consent.State.CONFIRMED],
+    )
+    if customer.objects_to_marketing:
+        return Purpose.objects.filter(held).exclude(kind__in=MARKETING_KINDS).distinct()
+    return Purpose.objects.filter(Q(kind__in=MARKETING_KINDS) | held).distinct()
 
-    The link came to their inbox, so a box ticked here is consent from the address's owner and
-    counts at once; a box left empty withdraws. Repeating the same choice changes nothing.
+
+@transaction.atomic
+def preferences_update(*, customer: Customer, chosen: list[NoticeVersion]) -> list[ConsentEvent]:
+    """Make the person's consents on the page exactly the ones they ticked, on the wording shown;
+    returns what changed, so that the page says it and nothing else.
+
+    The link came to their inbox, so a marketing box ticked here is consent from the address's
+    owner and counts at once; a box left empty withdraws, whatever the consent (withdrawing the
+    accessibility consent deletes the seating needs with it). A consent of another kind is given
+    where its data is recorded (the counter, the booking form), never here. Repeating the same
+    choice changes nothing.
     """
     customer = Customer.objects.select_for_update().get(pk=customer.pk)
     wanted = {notice.purpose_id: notice for notice in chosen}
+    on_page = list(preferences_purposes(customer))
+    if set(wanted) - {purpose.pk for purpose in on_page} or any(
+        notice.purpose.kind not in MARKETING_KINDS
+        and not customer.consents.filter(
+            purpose_id=notice.purpose_id, state=Consent.State.CONFIRMED
+        ).exists()
+        for notice in chosen
+    ):
+        raise ValidationError(_("That choice is no longer offered; please try again."))
     states = {c.purpose_id: c.state for c in customer.consents.all()}
     evidence = "preference-centre link"
-    for purpose in Purpose.objects.filter(kind__in=MARKETING_KINDS):
+    events = []
+    for purpose in on_page:
         state = states.get(purpose.pk)
         if purpose.pk in wanted and state != Consent.State.CONFIRMED:
-            consent_confirm(
-                customer=customer,
-                purpose=purpose,
-                notice=wanted[purpose.pk],
-                channel=Channel.PREFERENCE_CENTRE,
-                evidence=evidence,
+            events.append(
+                consent_confirm(
+                    customer=customer,
+                    purpose=purpose,
+                    notice=wanted[purpose.pk],
+                    channel=Channel.PREFERENCE_CENTRE,
+                    evidence=evidence,
+                )
             )
         elif purpose.pk not in wanted and state in (Consent.State.PENDING, Consent.State.CONFIRMED):
-            consent_withdraw(
-                customer=customer,
-                purpose=purpose,
-                channel=Channel.PREFERENCE_CENTRE,
-                evidence=evidence,
+            events.append(
+                consent_withdraw(
+                    customer=customer,
+                    purpose=purpose,
+                    channel=Channel.PREFERENCE_CENTRE,
+                    evidence=evidence,
+                )
             )
     if any(notice.purpose.kind in EMAIL_KINDS for notice in chosen):
         suppression_lift(email=customer.email)
     else:
         _suppress_if_unsubscribed(customer)
-    return customer
+    return [event for event in events if event is not None]
 
 
 @transaction.atomic
-def preferences_withdraw_all(*, customer: Customer, channel: str = Channel.PREFERENCE_CENTRE):
-    consents_withdraw_marketing(customer=customer, channel=channel)
-    suppression_add(email=customer.email, reason=Suppression.Reason.UNSUBSCRIBED)
-
-
-@transaction.atomic
-def preferences_object(*, customer: Customer) -> Customer:
-    """Art. 21(2)-(3): an objection to direct marketing is absolute and ends all of it at once."""
-    customer = customer_object_to_marketing(
-        customer=customer, channel=Customer.ObjectionChannel.PREFERENCE_CENTRE
+def preferences_withdraw_all(
+    *, customer: Customer, channel: str = Channel.PREFERENCE_CENTRE
+) -> list[ConsentEvent]:
+    """Art. 7(3): every consent on the page, of every kind, in one click; returns what was
+    withdrawn (nothing, if nothing was held)."""
+    events = consents_withdraw_all(
+        customer=customer, channel=channel, evidence="preference-centre link"
     )
-    consents_withdraw_marketing(customer=customer, channel=Channel.MARKETING_OBJECTION)
-    suppression_add(email=customer.email, reason=Suppression.Reason.OBJECTED)
-    return customer
+    suppression_add(email=customer.email, reason=Suppression.Reason.UNSUBSCRIBED)
+    return events
+
+
+@transaction.atomic
+def preferences_object(*, customer: Customer) -> list[ConsentEvent]:
+    """Art. 21(2)-(3): an objection to direct marketing is absolute and ends all of it at once.
+    The same right as through a privacy request or at the counter: one path, every app's part.
+    Returns the consents it withdrew, so that the page can say which."""
+    customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    before = customer.consent_events.aggregate(last=Max("pk"))["last"] or 0
+    exercise_right(
+        Right.OBJECTION,
+        person=customer,
+        channel=Customer.ObjectionChannel.PREFERENCE_CENTRE,
+    )
+    return list(
+        customer.consent_events.filter(pk__gt=before, action=ConsentEvent.Action.WITHDRAWN)
+        .select_related("purpose")
+        .order_by("pk")
+    )
+
+
+def preferences_opt_in_again(
+    *, customer: Customer, notices: list[NoticeVersion], language: str
+) -> Signup:
+    """The one way back after an objection: the person chooses again, and nothing starts until
+    they confirm through the link sent to their own address (signup_confirm then lifts the
+    objection). Until then the objection stands and nothing is sent."""
+    notices = [notice for notice in notices if notice.purpose.kind in MARKETING_KINDS]
+    return newsletter_signup(
+        email=customer.email,
+        language=language,
+        notices=notices,
+        channel=Channel.PREFERENCE_CENTRE,
+    )
 
 
 @transaction.atomic

@@ -23,7 +23,7 @@ from consent.selectors import notices_current
 from customers.models import Customer
 
 from . import campaigns, links, services
-from .forms import EmailForm, PreferencesForm, SignupForm
+from .forms import EmailForm, OptInAgainForm, PreferencesForm, SignupForm
 from .models import Signup
 
 # A transparent 1x1 GIF.
@@ -134,33 +134,67 @@ def preferences(request, token):
     except signed_links.InvalidLink:
         return _invalid_link(request, expired_help="preferences")
     language = get_language()
-    form = PreferencesForm(request.POST or None, language=language, customer=customer)
-    done = None
-    if request.method == "POST":
-        action = request.POST.get("action")
+    action = request.POST.get("action") if request.method == "POST" else None
+    form = PreferencesForm(
+        request.POST if action == "save" else None, language=language, customer=customer
+    )
+    opt_in = OptInAgainForm(request.POST if action == "opt_in" else None, language=language)
+    done, changes = None, []
+    if action:
         # Withdrawing and objecting are never limited per person (Art. 7(3), 21(3)): they are
-        # idempotent, so a repeat writes nothing. Saving choices writes to the consent ledger.
+        # idempotent, so a repeat writes nothing. Saving choices writes to the consent ledger,
+        # and opting in again sends an email.
         if action not in ("withdraw_all", "object") and not public_forms.person_allowed(
             PREFERENCES, customer.public_id.hex
         ):
             return public_forms.too_many(request, window_seconds=DAY)
-        if action == "withdraw_all":
-            services.preferences_withdraw_all(customer=customer)
-            done = "withdrawn"
-        elif action == "object":
-            services.preferences_object(customer=customer)
-            done = "objected"
-        elif form.is_valid():
-            services.preferences_update(customer=customer, chosen=form.cleaned_data["chosen"])
-            done = "saved"
+        try:
+            if action == "withdraw_all":
+                changes = services.preferences_withdraw_all(customer=customer)
+                done = "withdrawn"
+            elif action == "object":
+                changes = services.preferences_object(customer=customer)
+                done = "objected"
+            elif action == "opt_in" and opt_in.is_valid():
+                services.preferences_opt_in_again(
+                    customer=customer, notices=opt_in.cleaned_data["lists"], language=language
+                )
+                done = "opt_in_sent"
+            elif action == "save" and form.is_valid():
+                changes = services.preferences_update(
+                    customer=customer, chosen=form.cleaned_data["chosen"]
+                )
+                done = "saved"
+        except ValidationError as error:
+            (opt_in if action == "opt_in" else form).add_error(None, error)
         if done:
             customer.refresh_from_db()
             form = PreferencesForm(language=language, customer=customer)
+            opt_in = OptInAgainForm(language=language)
     return render(
         request,
         "newsletters/preferences.html",
-        {"form": form, "customer": customer, "done": done},
+        {
+            "form": form,
+            "opt_in": opt_in,
+            "customer": customer,
+            "done": done,
+            "changes": _changes_in_words(changes, language=language),
+        },
     )
+
+
+def _changes_in_words(events, *, language: str) -> dict[str, list[str]]:
+    """What a choice changed, each consent by the wording the person knows it by: the page says
+    exactly this, and "nothing changed" when it is empty."""
+    notices = notices_current(purposes=[event.purpose for event in events], language=language)
+    result = {"confirmed": [], "withdrawn": [], "accessibility_withdrawn": False}
+    for event in events:
+        notice = notices.get(event.purpose_id)
+        result[event.action].append(notice.label if notice else event.purpose.name)
+        if event.action == "withdrawn" and event.purpose.kind == Purpose.Kind.ACCESSIBILITY:
+            result["accessibility_withdrawn"] = True
+    return result
 
 
 @public_form(PREFERENCE_LINK, limit_clients=False)  # counted by the form's outcome()

@@ -3,6 +3,7 @@
 from collections import Counter
 from datetime import date
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import permission_required
@@ -10,13 +11,18 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from concerthouse.privacy.erasure import holds_for_display
 from concerthouse.privacy.map import declaration_for
-from concerthouse.privacy.person import restriction_grounds
+from concerthouse.privacy.person import (
+    lift_notice_sent,
+    people,
+    restricted,
+    restriction_grounds,
+)
 from concerthouse.staff_auth import staff_required
 
 from . import emails, notice, services
@@ -140,6 +146,12 @@ def detail(request, public_id):
             "package_url": emails.package_url(package, language=privacy_request.language)
             if package
             else None,
+            "restricted": privacy_request.customer_id is not None
+            and people().filter(restricted(), pk=privacy_request.customer_id).exists(),
+            # Art. 18(3): when the person was told their restriction will be lifted.
+            "lift_told": lift_notice_sent(privacy_request.customer)
+            if privacy_request.customer is not None
+            else None,
             "can_extend": privacy_request.is_open
             and privacy_request.extended_due_on is None
             and timezone.localdate() <= privacy_request.due_on,
@@ -237,9 +249,25 @@ def register(request):
 @staff_required
 @handles_requests
 def record_of_processing(request):
-    return render(
-        request, "privacy_requests/dashboard/record.html", notice.notice_context(per_model=True)
-    )
+    """Art. 30: printable (static/css/print.css) in each language, chosen on the page: the record
+    goes to the authority or an auditor in theirs, whatever the DPO's browser says."""
+    language = request.GET.get("language", "")
+    if language not in dict(settings.LANGUAGES):
+        language = translation.get_language()
+    with translation.override(language):
+        return render(
+            request,
+            "privacy_requests/dashboard/record.html",
+            {
+                **notice.record_context(),
+                "language": language,
+                "languages": [
+                    (code, translation.get_language_info(code)["name_local"])
+                    for code, _name in settings.LANGUAGES
+                ],
+                "today": timezone.localdate(),
+            },
+        )
 
 
 @staff_required

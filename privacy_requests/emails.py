@@ -67,14 +67,14 @@ def verification(request: PrivacyRequest) -> EmailMessage:
 
 
 def notice(request: PrivacyRequest, which: str) -> EmailMessage:
-    """The person's notices: extension, rejection, the answer, the lifting of a restriction."""
+    """The person's notices: extension, rejection, the answer. (The notice of a restriction's
+    lifting is the person's app's, the same whichever path lifts it.)"""
     with translation.override(request.language):
         kind = request.get_kind_display()
         subject = {
             "extension": _("Your request needs more time"),
             "rejection": _("Our answer to your request"),
             "completed": _("Our answer to your request"),
-            "lift": _("Your restriction of processing will be lifted"),
         }[which]
         package = request.packages.order_by("-created_at").first()
         return _message(

@@ -13,22 +13,36 @@ import json
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.safestring import mark_safe
+from django.utils.text import capfirst
 from django.utils.translation import gettext
 
+from concerthouse.audit import action_in_words
 from concerthouse.authority import supervisory_authority
 from concerthouse.models import AuditEntry
-from concerthouse.privacy.export import disclosures_of, export_person, portable_data
+from concerthouse.privacy.export import (
+    categories_in,
+    disclosures_of,
+    export_person,
+    portable_data,
+    rows_in_words,
+)
 from concerthouse.privacy.map import (
     PERSON_MODEL,
     Category,
     LegalBasis,
     RecipientKind,
+    categories_of,
     choice_labels,
     declarations,
+    processings_for,
 )
+from concerthouse.privacy.measures import security_measures
+from concerthouse.privacy.person import subjects_of
 from concerthouse.privacy.recipients import categories_linked, flows_of, holds
+from concerthouse.signed_links import absolute
 
 from .models import AccessPackage, Processor
 from .packages import package_write
@@ -74,7 +88,7 @@ def _staff_access(person) -> list[tuple]:
     entries = AuditEntry.objects.filter(
         target_type=PERSON_MODEL, target_id=person.public_id, actor__isnull=False
     ).order_by("at")
-    return list(entries.values_list("at", "purpose"))
+    return list(entries.values_list("at", "action", "purpose"))
 
 
 def _when(moment, zone) -> str:
@@ -114,6 +128,70 @@ def _consent_history(events: list[dict]) -> tuple[list[dict], str]:
     return list(wordings.values()), mark_safe(lines)  # noqa: S308 (every value escaped above)
 
 
+# Tables with a section of their own in the report: the consent history and the staff access.
+_OWN_SECTIONS = {"consent.consentevent", "concerthouse.auditentry"}
+
+
+def _purposes(person, held: list, data: dict, subjects: set[str]) -> list[dict]:
+    """Art. 15(1)(a), (b), (d): each purpose that concerns this person, on its legal basis, with
+    the categories of data they really have under it and how long it is kept, in words."""
+    grouped: dict[tuple, dict] = {}
+    for declaration in held:
+        rows = data[declaration.label]
+        with_data = categories_in(declaration, rows)
+        for processing in processings_for(declaration, subjects):
+            key = (str(processing.purpose), processing.legal_basis, str(processing.interest))
+            entry = grouped.setdefault(
+                key,
+                {
+                    "purpose": processing.purpose,
+                    "legal_basis": LegalBasis(processing.legal_basis).label,
+                    "interest": processing.interest,
+                    "categories": set(),
+                    "retention": [],
+                    "rows": 0,
+                    "items": processing.items(person) if processing.items else [],
+                },
+            )
+            entry["categories"] |= with_data & categories_of(declaration, processing)
+            entry["rows"] += len(rows)
+            text = processing.retention or declaration.retention.description
+            if str(text) not in map(str, entry["retention"]):
+                entry["retention"].append(text)
+    result = []
+    for entry in grouped.values():
+        entry["categories"] = [Category(c).label for c in Category if c in entry["categories"]]
+        result.append(entry)
+    return result
+
+
+def _your_data(held: list, data: dict) -> list[dict]:
+    """Every table of the person's data in words: codes as labels, related rows by name."""
+    tables = []
+    for declaration in held:
+        if declaration.label in _OWN_SECTIONS:
+            continue
+        headers, rows = rows_in_words(declaration, data[declaration.label])
+        if headers:
+            tables.append(
+                {
+                    "name": capfirst(declaration.model._meta.verbose_name_plural),
+                    "headers": headers,
+                    "rows": rows,
+                }
+            )
+    return tables
+
+
+def _staff_access_lines(person) -> str:
+    zone = timezone.get_current_timezone()
+    return "\n".join(
+        f"<li>{_when(at, zone)}: {html.escape(str(action_in_words(action)))} "
+        f"({html.escape(gettext(purpose))})</li>"
+        for at, action, purpose in _staff_access(person)
+    )
+
+
 def access_report(request, person, data: dict | None = None) -> str:
     """The readable report of Art. 15(1)(a)-(h), in the person's language, from `data` (the
     person's export, when the caller already has it)."""
@@ -123,12 +201,10 @@ def access_report(request, person, data: dict | None = None) -> str:
     disclosures = disclosures_of(person) if person is not None else []
     profile = (data.get(PERSON_MODEL) or [{}])[0]
     with translation.override(request.language):
+        subjects = subjects_of(person) if person is not None else set()
+        purposes = _purposes(person, held, data, subjects)
         wordings, consent_history = _consent_history(data.get("consent.consentevent", []))
-        staff_access = "\n".join(
-            f"<li>{_when(at, timezone.get_current_timezone())}: "
-            f"{html.escape(gettext(purpose))}</li>"
-            for at, purpose in (_staff_access(person) if person is not None else [])
-        )
+        source = profile.get("source")
         return render_to_string(
             "privacy_requests/access_report.html",
             {
@@ -136,24 +212,25 @@ def access_report(request, person, data: dict | None = None) -> str:
                 "house_name": settings.HOUSE_NAME,
                 "organisation_number": settings.HOUSE_ORGANISATION_NUMBER,
                 "contact": settings.HOUSE_CONTACT_EMAIL,
-                "held": [
-                    {
-                        "purpose": d.purpose,
-                        "legal_basis": LegalBasis(d.legal_basis).label,
-                        "categories": sorted({Category(c).label for c in d.fields.values()}),
-                        "retention": d.retention.description,
-                        "rows": len(data[d.label]),
-                    }
-                    for d in held
-                ],
-                "recipients": recipients_of(person),
+                "dpo_email": settings.DPO_EMAIL,
+                "purposes": purposes,
+                "objectable": [p for p in purposes if p["interest"]],
+                "your_data": _your_data(held, data),
+                "recipients": recipients_of(person) if person is not None else [],
                 "disclosures": _disclosures_named(disclosures),
                 "breaches": data.get("privacy_requests.affectedperson", []),
                 "wordings": wordings,
                 "consent_history": consent_history,
-                "staff_access": mark_safe(staff_access),  # noqa: S308 (escaped above)
-                "source": profile.get("source"),
+                "staff_access": mark_safe(  # noqa: S308 (escaped above)
+                    _staff_access_lines(person) if person is not None else ""
+                ),
+                "source": choice_labels(PERSON_MODEL, "source").get(source, source)
+                if source
+                else "",
                 "source_detail": profile.get("source_detail"),
+                "profiling": [d.profiling(data[d.label]) for d in held if d.profiling],
+                "measures": security_measures(),
+                "request_url": absolute(reverse("privacy_requests:request")),
                 "authority": supervisory_authority(),
             },
         )
@@ -172,7 +249,10 @@ def build_access_package(request, person) -> AccessPackage:
 
 
 def build_portability_package(request, person) -> AccessPackage:
-    data = portable_data(person) if person is not None else {}
+    """Art. 20: what the person provided, readable (labels in their language, ISO dates,
+    natural keys instead of internal ids), as JSON and as one CSV per table."""
+    with translation.override(request.language):
+        data = portable_data(person) if person is not None else {}
     files = {"data.json": json.dumps(data, cls=DjangoJSONEncoder, ensure_ascii=False)}
     for label, rows in data.items():
         if rows:

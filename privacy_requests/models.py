@@ -256,8 +256,6 @@ class PrivacyRequest(models.Model):
     restriction_ground = models.CharField(_("restriction ground"), max_length=32, blank=True)
     # What an erasure had to keep, with the statute and the date, as told to the person.
     erasure_holds = models.JSONField(_("kept under a legal hold"), default=list, blank=True)
-    # Art. 18(3): the person is told before a restriction is lifted.
-    lift_notice_sent_at = models.DateTimeField(_("lift notice sent"), null=True, blank=True)
     closing_notice_sent_at = models.DateTimeField(_("answer sent"), null=True, blank=True)
     contact_redacted_at = models.DateTimeField(_("contact details removed"), null=True, blank=True)
 

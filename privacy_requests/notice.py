@@ -1,11 +1,25 @@
 """The privacy notice (Art. 13, 14) and the record of processing (Art. 30), generated from the
 personal-data map, the processor register and the house's settings, so that they cannot drift
-from what the code does."""
+from what the code does.
+
+Both list the map's processings: each purpose with its legal basis, the kinds of person it
+concerns, the data and how long it is kept. The notice groups them as the person reads them; the
+record adds the recipients, the transfers, the models and fields, and the security measures.
+"""
 
 from django.conf import settings
 
 from concerthouse.authority import supervisory_authority
-from concerthouse.privacy.map import Category, LegalBasis, RecipientKind, declarations
+from concerthouse.privacy.map import (
+    Category,
+    LegalBasis,
+    RecipientKind,
+    Subject,
+    categories_of,
+    declarations,
+    processings,
+)
+from concerthouse.privacy.measures import security_measures
 
 from .models import Processor
 
@@ -24,57 +38,108 @@ def _recipients_of(declaration, register: list[Processor]) -> list[Processor]:
     ]
 
 
-def processing_activities() -> list[dict]:
-    register = list(Processor.objects.filter(is_active=True))
-    return [
-        {
-            "label": declaration.label,
-            "name": declaration.model._meta.verbose_name_plural,
-            "purpose": declaration.purpose,
-            "legal_basis": LegalBasis(declaration.legal_basis).label,
-            "categories": sorted({Category(c).label for c in declaration.fields.values()}),
-            "fields": list(declaration.fields),
-            "retention": declaration.retention.description,
-            "erasure": declaration.erasure.label,
-            "legal_hold": declaration.legal_hold.statute if declaration.legal_hold else "",
-            "recipients": [entry.name for entry in _recipients_of(declaration, register)],
-            # Rows kept only to record a disclosure (an audience export) exist only once a
-            # recipient of their kind is registered: the exports are refused until then.
-            "in_use": declaration.disclosures is None
-            or any(entry.kind in {f.kind for f in declaration.flows} for entry in register),
-        }
-        for declaration in declarations()
-    ]
+def _in_use(declaration, register: list[Processor]) -> bool:
+    """Rows kept only to record a disclosure (an audience export) exist only once a recipient of
+    their kind is registered: the exports are refused until then, and the notice says nothing."""
+    return declaration.disclosures is None or any(
+        entry.kind in {flow.kind for flow in declaration.flows} for entry in register
+    )
 
 
-def notice_activities() -> list[dict]:
-    """The activities as the person reads them: models that serve one purpose on one basis for one
-    period (an order and its payments) are one activity, with their categories together."""
+def activities(register: list[Processor] | None = None) -> list[dict]:
+    """One entry per purpose (on one basis), with every model that serves it: an order and its
+    payments are one activity, and so are a customer's contact details and their subscriptions.
+    Each with the register's entries that receive its data (Art. 13(1)(e), 30(1)(d))."""
+    if register is None:
+        register = list(Processor.objects.filter(is_active=True))
     grouped: dict[tuple, dict] = {}
-    for activity in processing_activities():
-        if not activity["in_use"]:
+    for declaration in declarations():
+        if not _in_use(declaration, register):
             continue
-        key = tuple(
-            str(activity[name]) for name in ("purpose", "legal_basis", "retention", "legal_hold")
-        )
-        if key in grouped:
-            merged = grouped[key]
-            merged["categories"] = sorted({*merged["categories"], *activity["categories"]})
-            merged["fields"] = [*merged["fields"], *activity["fields"]]
-            merged["recipients"] = sorted({*merged["recipients"], *activity["recipients"]})
-        else:
-            grouped[key] = dict(activity)
-    return list(grouped.values())
+        for processing in processings(declaration):
+            key = (str(processing.purpose), processing.legal_basis, str(processing.interest))
+            activity = grouped.setdefault(
+                key,
+                {
+                    "purpose": processing.purpose,
+                    "legal_basis": LegalBasis(processing.legal_basis).label,
+                    "legitimate_interest": processing.legal_basis
+                    == LegalBasis.LEGITIMATE_INTERESTS,
+                    "interest": processing.interest,
+                    "subjects": set(),
+                    "categories": set(),
+                    "retention": [],
+                    "legal_hold": [],
+                    "items": processing.items(None) if processing.items else [],
+                    "records": [],
+                    "recipients": [],
+                },
+            )
+            for entry in _recipients_of(declaration, register):
+                if entry not in activity["recipients"]:
+                    activity["recipients"].append(entry)
+            activity["subjects"].update(processing.applies_to)
+            activity["categories"].update(categories_of(declaration, processing))
+            text = processing.retention or declaration.retention.description
+            if str(text) not in map(str, activity["retention"]):
+                activity["retention"].append(text)
+            hold = declaration.legal_hold.statute if declaration.legal_hold else ""
+            if hold and str(hold) not in map(str, activity["legal_hold"]):
+                activity["legal_hold"].append(hold)
+            activity["records"].append(
+                {
+                    "label": declaration.label,
+                    "name": declaration.model._meta.verbose_name_plural,
+                    "fields": [
+                        declaration.model._meta.get_field(name).verbose_name
+                        for name in declaration.fields
+                    ],
+                    "erasure": declaration.erasure.label,
+                }
+            )
+    result = list(grouped.values())
+    for activity in result:
+        activity["subjects"] = [Subject(s).label for s in Subject if s in activity["subjects"]]
+        activity["category_codes"] = set(activity["categories"])
+        activity["categories"] = [
+            Category(c).label for c in Category if c in activity["categories"]
+        ]
+    return result
 
 
-def notice_context(*, per_model: bool = False) -> dict:
-    """For the public notice (activities grouped as the person reads them) or, `per_model`, for
-    the record of processing (one row per declared model)."""
+def _house() -> dict:
     return {
         "house_name": settings.HOUSE_NAME,
         "organisation_number": settings.HOUSE_ORGANISATION_NUMBER,
+        "house_address": settings.HOUSE_ADDRESS,
         "contact": settings.HOUSE_CONTACT_EMAIL,
+        "dpo_name": settings.DPO_NAME,
+        "dpo_email": settings.DPO_EMAIL,
         "authority": supervisory_authority(),
-        "activities": processing_activities() if per_model else notice_activities(),
+    }
+
+
+def notice_context() -> dict:
+    """For the public notice: the activities, the interests one may object to, the processors,
+    the profiling the house takes part in."""
+    every = activities()
+    return {
+        **_house(),
+        "activities": every,
+        "objectable": [a for a in every if a["legitimate_interest"]],
         "processors": Processor.objects.filter(is_active=True),
+        "profiling": [d.profiling(None) for d in declarations() if d.profiling],
+    }
+
+
+def record_context() -> dict:
+    """For the record of processing (Art. 30(1)(a)-(g)): each activity with the recipients that
+    receive its data, and the security measures of this installation."""
+    register = list(Processor.objects.filter(is_active=True))
+    every = activities(register)
+    return {
+        **_house(),
+        "activities": every,
+        "processors": register,
+        "measures": security_measures(),
     }

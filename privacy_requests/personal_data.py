@@ -14,9 +14,14 @@ from concerthouse.privacy.map import (
     RecipientKind,
     Retention,
     Rule,
+    Subject,
+    days,
     exempt,
+    in_words,
     register,
+    years,
 )
+from concerthouse.privacy.person import register_subject
 from concerthouse.privacy.recipients import RecipientRegister, register_recipients
 
 from .models import AccessPackage, AffectedPerson, PrivacyRequest, Processor
@@ -37,6 +42,10 @@ def _people_of(requests) -> Q:
     return Q(Exists(requests.filter(customer=OuterRef("pk")))) | Q(
         Exists(requests.filter(email=OuterRef("email")))
     )
+
+
+# Someone who asked about their data, by a request linked to them or made from their address.
+register_subject(Subject.REQUESTER, lambda: _people_of(PrivacyRequest.objects.all()))
 
 
 def _owed_an_answer(as_of) -> Q:
@@ -86,6 +95,7 @@ register(
         },
         purpose=_("Answering your requests about your personal data, and showing that we did"),
         legal_basis=LegalBasis.LEGAL_OBLIGATION,
+        subjects=(Subject.REQUESTER,),
         owned_by=_requests_of,
         person=(("customer", "pk"), ("email", "email")),
         made_at="created_at",
@@ -118,9 +128,18 @@ register(
         erasure_spares=Q(kind=PrivacyRequest.Kind.ERASURE, closing_notice_sent_at__isnull=True),
         addressed=Addressed(address="email", made_at="created_at"),
         retention=Retention(
-            _(
-                "A request that was never confirmed from its email is deleted after 30 days; an "
-                "answered one is kept for three years to show how we answered it."
+            in_words(
+                lambda: (
+                    _(
+                        "A request that was never confirmed from its email is deleted after "
+                        "%(unverified)s; an answered one is kept for %(answered)s to show how we "
+                        "answered it."
+                    )
+                    % {
+                        "unverified": days(settings.RETENTION_UNVERIFIED_REQUEST_DAYS),
+                        "answered": years(settings.RETENTION_CLOSED_REQUEST_YEARS),
+                    }
+                )
             ),
             rules=(
                 Rule(
@@ -162,13 +181,19 @@ register(
             "through a link that only you receive"
         ),
         legal_basis=LegalBasis.LEGAL_OBLIGATION,
+        subjects=(Subject.REQUESTER,),
         # A copy of everything else: it goes with the person, file and all.
         owned_by=lambda people: Q(request__in=PrivacyRequest.objects.filter(_requests_of(people))),
         person=(("request__customer", "pk"), ("request__email", "email")),
         made_at="created_at",
         erasure=Erasure.DELETE,
         retention=Retention(
-            _("Access and portability packages: deleted, file and all, when their time is up."),
+            in_words(
+                lambda: (
+                    _("Deleted, file and all, %(period)s after it was made.")
+                    % {"period": days(settings.PRIVACY_PACKAGE_DAYS)}
+                )
+            ),
             rules=(
                 Rule(
                     code="privacy_requests.packages",

@@ -314,22 +314,25 @@ def privacy_request_execute(
 
 @transaction.atomic
 def privacy_request_announce_lift(*, request: PrivacyRequest, actor) -> PrivacyRequest:
-    """Art. 18(3): the person is told before their restriction is lifted."""
+    """Art. 18(3): the person is told before their restriction is lifted; the notice is the one
+    every path sends (the person's app owns it), and the lifting waits for it."""
     _require(actor, HANDLE)
     request = _locked(request)
     if request.kind != PrivacyRequest.Kind.RESTRICTION or request.customer is None:
         raise ValidationError(_("Only a restriction of a person in the register can be lifted."))
+    exercise_right(Right.LIFT_NOTICE, person=request.customer, actor=actor)
     _event(request, "lift_announced", actor=actor)
-    _send_later(request, "lift")
     return request
 
 
 @transaction.atomic
 def privacy_request_lift_restriction(*, request: PrivacyRequest, actor) -> PrivacyRequest:
+    """Lifted through the same service as on the customer's page, which refuses until the person
+    has been told."""
     _require(actor, HANDLE)
     request = _locked(request)
-    if request.lift_notice_sent_at is None:
-        raise ValidationError(_("Tell the person first: send the notice of the lifting."))
+    if request.kind != PrivacyRequest.Kind.RESTRICTION or request.customer is None:
+        raise ValidationError(_("Only a restriction of a person in the register can be lifted."))
     exercise_right(Right.LIFT_RESTRICTION, person=request.customer, actor=actor)
     _event(request, "restriction_lifted", actor=actor)
     return request

@@ -24,7 +24,6 @@ def notify_dpo_task(request_id: int) -> None:
 _SENT_FIELD = {
     "completed": "closing_notice_sent_at",
     "rejection": "closing_notice_sent_at",
-    "lift": "lift_notice_sent_at",
 }
 
 

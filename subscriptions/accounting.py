@@ -13,6 +13,10 @@ from django.conf import settings
 from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext_lazy as _
 
+from concerthouse.privacy.map import years
+
+# How many years after the end of the financial year the record is kept.
+HOLD_YEARS = {"SE": 7, "NO": 5}
 STATUTES = {
     "SE": _("Bokföringslagen (1999:1078) 7 kap. 2 §"),
     "NO": _("Bokføringsloven § 13"),
@@ -31,14 +35,25 @@ def financial_year_end(day: date) -> date:
 def held_until(*, country: str, financial_year_ends_on: date) -> date:
     """The last day the record must be kept."""
     if country == "SE":
-        return date(financial_year_ends_on.year + 7, 12, 31)
+        return date(financial_year_ends_on.year + HOLD_YEARS["SE"], 12, 31)
     if country == "NO":
-        return financial_year_ends_on + relativedelta(years=5)
+        return financial_year_ends_on + relativedelta(years=HOLD_YEARS["NO"])
     raise ValueError(f"no bookkeeping statute known for country {country!r}")
 
 
 def statute(country: str):
     return STATUTES[country]
+
+
+def hold_in_words(country: str) -> str:
+    """How long the law of `country` keeps a record, as the notice tells it."""
+    if country == "SE":
+        return _(
+            "%(period)s after the end of the financial year, to the end of that calendar year"
+        ) % {"period": years(HOLD_YEARS["SE"])}
+    return _("%(period)s after the end of the financial year") % {
+        "period": years(HOLD_YEARS[country])
+    }
 
 
 def expired(
@@ -51,12 +66,12 @@ def expired(
         **{
             country: "SE",
             # held until 31 Dec of (year + 7): gone from 1 Jan of year + 8.
-            f"{year_end}__lt": date(today.year - 7, 1, 1),
+            f"{year_end}__lt": date(today.year - HOLD_YEARS["SE"], 1, 1),
         }
     ) | Q(
         **{
             country: "NO",
-            f"{year_end}__lt": today - relativedelta(years=5),
+            f"{year_end}__lt": today - relativedelta(years=HOLD_YEARS["NO"]),
         }
     )
 

@@ -6,6 +6,7 @@ from django.utils import timezone
 from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 
+from concerthouse.audit import audit_record
 from concerthouse.privacy.map import (
     Category,
     Declaration,
@@ -13,12 +14,20 @@ from concerthouse.privacy.map import (
     Flow,
     LegalBasis,
     LegalHold,
+    Processing,
     RecipientKind,
     Retention,
     Rule,
+    Subject,
+    add_processing,
     exempt,
+    in_words,
+    months,
     register,
 )
+from consent.models import Purpose
+from consent.services import on_withdrawal
+from customers.models import Customer
 from customers.personal_data import relationship_ended_long_enough
 
 from . import accounting
@@ -47,11 +56,35 @@ _MAILED = RecipientKind.MAIL
 
 def _ended_contract_expired(now) -> Q:
     """Harmonien: "Alle personlig identifiserbare data slettes dersom kundeforholdet opphører".
-    The customer rule erases a former customer a set time after their last subscription ends;
+    The customer rule erases a former customer the house's period after their last subscription ends;
     one whose newsletter consent still stands keeps their contact details and consent, not their
     contracts."""
     return relationship_ended_long_enough(now, prefix="customer__")
 
+
+# The contract: what a customer's contact details and subscriptions are for (Art. 6(1)(b)).
+_CONTRACT_PURPOSE = _(
+    "Managing your season subscription: your seats, the concerts, changes and cancellations, "
+    "and the practical information we send before each concert"
+)
+
+
+def _contract_retention() -> str:
+    return _(
+        "Kept while you are a customer, and deleted %(period)s after your last season "
+        "subscription ends, even if you still receive our newsletter."
+    ) % {"period": months(settings.RETENTION_ENDED_CUSTOMER_MONTHS)}
+
+
+add_processing(
+    Customer,
+    Processing(
+        purpose=_CONTRACT_PURPOSE,
+        legal_basis=LegalBasis.CONTRACT,
+        applies_to=(Subject.CUSTOMER,),
+        retention=in_words(_contract_retention),
+    ),
+)
 
 register(
     Declaration(
@@ -69,11 +102,11 @@ register(
             "cancelled_at": Category.BEHAVIOURAL,
         },
         export_related=("series__name", "series__season__name"),
-        purpose=_(
-            "Managing your season subscription: your seats, the concerts, changes and "
-            "cancellations, and the practical information we send before each concert"
-        ),
+        words={"series": "series__name"},
+        natural_keys={"series": "series__code"},
+        purpose=_CONTRACT_PURPOSE,
         legal_basis=LegalBasis.CONTRACT,
+        subjects=(Subject.CUSTOMER,),
         owned_by=_of,
         made_at="created_at",
         flows=(
@@ -94,10 +127,7 @@ register(
         ),
         erasure=Erasure.DELETE,
         retention=Retention(
-            _(
-                "Kept while you are a customer, and deleted a set time after your last "
-                "subscription ends, even if you still receive our newsletter."
-            ),
+            in_words(_contract_retention),
             rules=(
                 Rule(
                     code="subscriptions.ended_contracts",
@@ -110,17 +140,27 @@ register(
     )
 )
 
+
+def _needs_in_words(value: str) -> str:
+    labels = dict(SeatingNeed.Need.choices)
+    return ", ".join(str(labels.get(code, code)) for code in value.split(",") if code)
+
+
 register(
     Declaration(
         model=SeatingNeed,
         fields={"needs": Category.HEALTH, "season": Category.HEALTH},
         export_related=("season__name",),
+        words={"season": "season__name"},
+        natural_keys={"season": "season__name"},
+        describe={"needs": _needs_in_words},
         purpose=_(
             "Giving you the right place in the hall, such as a wheelchair place or a companion "
             "seat, for safety; only with your explicit consent, seen only by the box office and "
             "the data protection officer"
         ),
         legal_basis=LegalBasis.EXPLICIT_CONSENT,
+        subjects=(Subject.CUSTOMER,),
         owned_by=_of,
         made_at="created_at",
         erasure=Erasure.DELETE,
@@ -148,12 +188,15 @@ def _payment_held_until(payment: Payment):
     return payment.order.held_until
 
 
-_ACCOUNTING_RETENTION = _(
-    "Orders and payments are accounting records: kept until the end of the seventh year after "
-    "the financial year in Sweden (Bokföringslagen 7 kap. 2 §), five years after the financial "
-    "year in Norway (bokføringsloven § 13), and then deleted. Only your name and postal address "
-    "stay on them; everything else about you can be erased before."
-)
+def _accounting_retention() -> str:
+    return _(
+        "Orders and payments are accounting records: we keep them %(period)s, and then delete "
+        "them. Only your name and postal address stay on them; everything else about you can be "
+        "erased before."
+    ) % {"period": accounting.hold_in_words(settings.HOUSE_COUNTRY)}
+
+
+_ACCOUNTING_RETENTION = in_words(_accounting_retention)
 
 
 # The house's statute, looked up when shown, in the reader's language.
@@ -175,6 +218,7 @@ register(
         },
         purpose=_("Keeping the accounts the law requires for what you bought and paid"),
         legal_basis=LegalBasis.LEGAL_OBLIGATION,
+        subjects=(Subject.CUSTOMER,),
         owned_by=_of,
         made_at="created_at",
         flows=(
@@ -218,6 +262,7 @@ register(
         export_related=("order__reference",),
         purpose=_("Keeping the accounts the law requires for what you bought and paid"),
         legal_basis=LegalBasis.LEGAL_OBLIGATION,
+        subjects=(Subject.CUSTOMER,),
         owned_by=lambda people: Q(order__customer__in=people.values("pk")),
         person=(("order__customer", "pk"),),
         made_at="created_at",
@@ -240,14 +285,21 @@ register(
             "sent_at": Category.BEHAVIOURAL,
         },
         export_related=("concert__title",),
+        words={"concert": "concert__title"},
         purpose=_("Sending the practical information before each concert only once"),
         legal_basis=LegalBasis.CONTRACT,
+        subjects=(Subject.CUSTOMER,),
         owned_by=_of,
         made_at="created_at",
         flows=(Flow(kind=_MAILED, rows=Q(sent_at__isnull=False), at="sent_at"),),
         erasure=Erasure.DELETE,
         retention=Retention(
-            _("Which information emails we sent you: deleted after 24 months."),
+            in_words(
+                lambda: (
+                    _("Which information emails we sent you: deleted after %(period)s.")
+                    % {"period": months(settings.RETENTION_DELIVERY_LOG_MONTHS)}
+                )
+            ),
             rules=(
                 Rule(
                     code="subscriptions.pre_concert_log",
@@ -275,6 +327,7 @@ register(
             "what we do with it (GDPR Art. 14), and showing that we did"
         ),
         legal_basis=LegalBasis.LEGAL_OBLIGATION,
+        subjects=(Subject.CUSTOMER,),
         owned_by=_of,
         made_at="created_at",
         flows=(Flow(kind=_MAILED, rows=Q(sent_at__isnull=False), at="sent_at"),),
@@ -295,3 +348,19 @@ exempt(
     "subscriptions.importrowerror",
     reason="Why a row of an import was rejected: its number and a reason, never its values.",
 )
+
+
+def _delete_seating_needs(*, customer, actor=None, **details):
+    """Art. 7(3), 9(2)(a): the needs exist only under the explicit consent; withdrawn, whatever
+    the path (the preference centre, the counter, a privacy request), they go in its transaction."""
+    deleted, _rows = SeatingNeed.objects.filter(customer=customer).delete()
+    if deleted:
+        audit_record(
+            action="subscription.seating_needs_deleted",
+            actor=actor,
+            target=customer,
+            detail={"fields": ["needs"], "rows": deleted},
+        )
+
+
+on_withdrawal(Purpose.Kind.ACCESSIBILITY, _delete_seating_needs)

@@ -416,21 +416,16 @@ def seating_needs_record(
 
 @transaction.atomic
 def seating_consent_withdraw(*, customer: Customer, channel: str, actor=None) -> int:
-    """Art. 7(3), 9: withdrawing the explicit consent deletes every seating need it allowed."""
+    """Art. 7(3), 9: withdrawing the explicit consent deletes every seating need it allowed, as
+    every withdrawal of it does (subscriptions/personal_data.py registers the deletion with the
+    consent app). Returns how many seasons' needs went."""
     if actor is not None and not actor.has_perm("customers.view_health_data"):
         raise PermissionDenied
-    consent_withdraw(
+    held = SeatingNeed.objects.filter(customer=customer).count()
+    withdrawn = consent_withdraw(
         customer=customer, purpose=accessibility_purpose(), channel=channel, actor=actor
     )
-    deleted, _rows = SeatingNeed.objects.filter(customer=customer).delete()
-    if deleted:
-        audit_record(
-            action="subscription.seating_needs_deleted",
-            actor=actor,
-            target=customer,
-            detail={"fields": ["needs"], "rows": deleted},
-        )
-    return deleted
+    return held if withdrawn is not None else 0
 
 
 # --- Emails the database says are owed -------------------------------------------------------------

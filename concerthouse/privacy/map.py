@@ -18,8 +18,9 @@ from django.apps import apps as django_apps
 from django.conf import settings
 from django.db import models
 from django.db.models import Q, QuerySet, TextChoices
-from django.utils.functional import Promise
+from django.utils.functional import Promise, lazy
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 # The model that stands for a person (as AUTH_USER_MODEL names the user): anything that points at
 # it, directly or through other models, holds personal data. The app that owns it registers how to
@@ -43,6 +44,26 @@ class LegalBasis(TextChoices):
     LEGAL_OBLIGATION = "legal_obligation", _("Legal obligation (GDPR Art. 6(1)(c))")
     LEGITIMATE_INTERESTS = "legitimate_interests", _("Legitimate interests (GDPR Art. 6(1)(f))")
     EXPLICIT_CONSENT = "explicit_consent", _("Explicit consent (GDPR Art. 9(2)(a))")
+
+
+class Subject(TextChoices):
+    """The kinds of person the register holds (Art. 30(1)(c)); a person may be of several."""
+
+    CUSTOMER = (
+        "customer",
+        _("Customers: people who hold or held a season subscription or bought from us"),
+    )
+    READER = (
+        "reader",
+        _("Newsletter readers: people who asked for our newsletters, offers or surveys"),
+    )
+    PROSPECT = "prospect", _("Prospects we met at fairs and meetings or in correspondence")
+    REQUESTER = "requester", _("People who asked us about their personal data")
+    # Whoever is none of the first three: a former reader, someone who wrote or called.
+    OTHER = "other", _("Others we have been in contact with, such as former newsletter readers")
+
+
+EVERYONE = tuple(Subject)
 
 
 class Erasure(TextChoices):
@@ -164,6 +185,34 @@ class Addressed:
 
 
 @dataclass(frozen=True)
+class Processing:
+    """One purpose a declaration's rows serve, on one legal basis, for the kinds of person named
+    (Art. 13(1)(c)-(d), 30(1)(b)-(c)): the notice lists every one, the access report the ones
+    that apply to the person who asks.
+
+    A processing on legitimate interests names the interest (Art. 13(1)(d)); the notice and the
+    report then show the right to object on its own (Art. 21(4)).
+    """
+
+    purpose: str | Promise
+    legal_basis: LegalBasis
+    applies_to: tuple[str, ...] = EVERYONE
+    interest: str | Promise = ""
+    # When the period differs from the declaration's (one row, several purposes).
+    retention: str | Promise = ""
+    # The categories of the declaration's fields this purpose uses; all of them when empty (a
+    # newsletter needs the address, not the bank account).
+    categories: tuple[str, ...] = ()
+    # One line each, in words: what the processing covers one by one (each newsletter a consent
+    # of its own). Called with None for the notice (all on offer), or with the person (theirs).
+    items: Callable[[Any], list[str]] | None = None
+
+    def __post_init__(self):
+        if self.legal_basis == LegalBasis.LEGITIMATE_INTERESTS and not self.interest:
+            raise ValueError(f"{self.purpose!s}: legitimate interests, but no interest named")
+
+
+@dataclass(frozen=True)
 class Declaration:
     model: type[models.Model]
     fields: dict[str, Category]
@@ -202,6 +251,20 @@ class Declaration:
     # Rows that hold the person's address rather than a link to them, and so can outlive the
     # person's own row: after a restore, the erasure journal finds them by the address's hash.
     addressed: Addressed | None = None
+    # The purposes of these rows, each with its basis and the kinds of person it concerns; without
+    # them, `purpose` and `legal_basis` are the one processing, for `subjects`.
+    processing: tuple[Processing, ...] = ()
+    subjects: tuple[str, ...] = EVERYONE
+    # Related values that name a row of another table in words, by field: "series" shown as
+    # "series__name" in the access report; and as a natural key, "series__code", in the
+    # portability export, which carries no internal ids.
+    words: dict[str, str] = field(default_factory=dict)
+    natural_keys: dict[str, str] = field(default_factory=dict)
+    # How to put a stored value in words where its field has no choices (codes in one column).
+    describe: dict[str, Callable[[Any], str]] = field(default_factory=dict)
+    # Profiling these rows stand for (Art. 15(1)(h)), in words: called with None for the notice,
+    # with the person's rows (as exported) for the access report.
+    profiling: Callable[[list[dict] | None], str] | None = None
 
     @property
     def label(self) -> str:
@@ -232,12 +295,24 @@ _exempt_retentions: dict[str, Retention] = {}
 # Rules another app adds to a model it does not own: the app that knows what makes the rows
 # expire declares the rule (newsletters knows which people only an unconfirmed signup brought in).
 _added_rules: dict[str, list[Rule]] = {}
+# Purposes another app adds to a model it does not own: the person's contact details serve each
+# app's purpose (the contract, each newsletter), and the app that knows the purpose declares it.
+_added_processing: dict[str, list[Processing]] = {}
 
 
 def register(declaration: Declaration) -> Declaration:
     unknown = set(declaration.fields) - {f.name for f in declaration.model._meta.get_fields()}
     if unknown:
         raise ValueError(f"{declaration.label} declares fields it does not have: {sorted(unknown)}")
+    unnamed = [
+        name
+        for name in declaration.provided_by_person
+        if declaration.model._meta.get_field(name).is_relation
+        and name not in declaration.natural_keys
+    ]
+    if unnamed:
+        # The portability export carries no internal ids: a related row goes by its natural key.
+        raise ValueError(f"{declaration.label}: {sorted(unnamed)} need natural_keys")
     if declaration.erasure == Erasure.HOLD and declaration.legal_hold is None:
         raise ValueError(f"{declaration.label} is kept under a hold but names no statute")
     if declaration.erasure == Erasure.HOLD:
@@ -272,6 +347,37 @@ def add_rules(model: type[models.Model], *rules: Rule) -> None:
     added += [rule for rule in rules if rule not in added]
 
 
+def add_processing(model: type[models.Model], *processing: Processing) -> None:
+    """Add purposes to the rows of another app's model."""
+    added = _added_processing.setdefault(model._meta.label_lower, [])
+    added += [item for item in processing if item not in added]
+
+
+def processings(declaration: Declaration) -> list[Processing]:
+    """Every purpose the declaration's rows serve: its own and those other apps added."""
+    own = list(declaration.processing) or [
+        Processing(
+            purpose=declaration.purpose,
+            legal_basis=declaration.legal_basis,
+            applies_to=declaration.subjects,
+        )
+    ]
+    return own + _added_processing.get(declaration.label, [])
+
+
+def categories_of(declaration: Declaration, processing: Processing) -> set[str]:
+    """The categories of data a processing of these rows uses."""
+    declared = set(declaration.fields.values())
+    return declared & set(processing.categories) if processing.categories else declared
+
+
+def processings_for(declaration: Declaration, subjects: set[str]) -> list[Processing]:
+    """The purposes that concern a person of these kinds; all of them when none does (the rows
+    exist, so some purpose brought them: saying all is truer than saying none)."""
+    every = processings(declaration)
+    return [p for p in every if set(p.applies_to) & subjects] or every
+
+
 def declarations() -> list[Declaration]:
     return list(_declarations.values())
 
@@ -284,6 +390,25 @@ def choice_labels(label: str, field: str) -> dict[Any, Any]:
     """The labels of a declared field's choices, by value: what a code means in words."""
     model = _declarations[label.lower()].model
     return dict(model._meta.get_field(field).flatchoices)
+
+
+# --- Periods in words ---------------------------------------------------------------------------
+# Storage periods are told as the settings make them, in the reader's language, never "a set time".
+def years(count: int) -> str:
+    return ngettext("%(count)d year", "%(count)d years", count) % {"count": count}
+
+
+def months(count: int) -> str:
+    return ngettext("%(count)d month", "%(count)d months", count) % {"count": count}
+
+
+def days(count: int) -> str:
+    return ngettext("%(count)d day", "%(count)d days", count) % {"count": count}
+
+
+def in_words(function: Callable[[], str]) -> Promise:
+    """A text computed when shown: from the settings of that moment, in the active language."""
+    return lazy(function, str)()
 
 
 def retention_of(model: type[models.Model]) -> Retention | None:

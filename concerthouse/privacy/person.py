@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.apps import apps
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Q, QuerySet, TextChoices
 from django.utils.translation import gettext_lazy as _
 
-from .map import PERSON_MODEL
+from .map import PERSON_MODEL, Subject
 
 
 @dataclass(frozen=True)
@@ -30,10 +30,13 @@ class PersonAdapter:
     restricted: Callable[[], Q]
     # The grounds of Art. 18(1)(a)-(d) a restriction is recorded with, as choices.
     restriction_grounds: Callable[[], Sequence[tuple[str, Any]]]
+    # When the person was told that their restriction will be lifted (Art. 18(3)), or None.
+    lift_notice_sent: Callable[[Any], Any] = lambda person: None
 
 
 _adapter: PersonAdapter | None = None
 _standing_consents: list[Callable[[], Q]] = []
+_subjects: dict[str, list[Callable[[], Q]]] = {}
 
 
 def register_person(adapter: PersonAdapter) -> None:
@@ -69,6 +72,36 @@ def restriction_grounds() -> Sequence[tuple[str, Any]]:
     return _registered().restriction_grounds()
 
 
+def lift_notice_sent(person):
+    """When the person was told their restriction will be lifted, or None: lifting waits for it."""
+    return _registered().lift_notice_sent(person)
+
+
+def register_subject(subject: Subject, condition: Callable[[], Q]) -> None:
+    """`condition()`: the people of this kind (a customer, a newsletter reader...), as a filter on
+    the person model, registered by the app that knows what makes one."""
+    conditions = _subjects.setdefault(subject, [])
+    if condition not in conditions:
+        conditions.append(condition)
+
+
+def subject_condition(subject: Subject) -> Q:
+    conditions = _subjects.get(subject, [])
+    if not conditions:
+        return Q(pk__in=[])
+    return functools.reduce(operator.or_, (condition() for condition in conditions))
+
+
+def subjects_of(person) -> set[str]:
+    """The kinds of person this one is, one EXISTS each; `Subject.OTHER` when they are neither a
+    customer, a reader nor a prospect (having asked about their data makes nobody one)."""
+    one = people().filter(pk=person.pk)
+    found = {subject for subject in _subjects if one.filter(subject_condition(subject)).exists()}
+    if not found - {Subject.REQUESTER, Subject.OTHER}:
+        found.add(Subject.OTHER)
+    return found
+
+
 def register_standing_consent(condition: Callable[[], Q]) -> None:
     """`condition()`: the people who hold a consent that keeps them (a confirmed wish to hear from
     the house), as a filter on the person model."""
@@ -90,6 +123,8 @@ def standing_consent() -> Q:
 class Right(TextChoices):
     ERASURE = "erasure", _("Erasure")
     RESTRICTION = "restriction", _("Restriction")
+    # Art. 18(3): the person is told before a restriction is lifted; the lifting waits for it.
+    LIFT_NOTICE = "lift_notice", _("Notice that a restriction will be lifted")
     LIFT_RESTRICTION = "lift_restriction", _("Lifting a restriction")
     OBJECTION = "objection", _("Objection")
 
@@ -105,5 +140,8 @@ def on_right(right: Right, handler: Callable[..., Any]) -> None:
 
 
 def exercise_right(right: Right, *, person, actor=None, **details) -> None:
-    for handler in _hooks.get(right, []):
-        handler(person=person, actor=actor, **details)
+    """Every path that exercises a right (a privacy request, the preference centre, the admin)
+    comes here, so that the right means the same wherever it is asked for; all or nothing."""
+    with transaction.atomic():
+        for handler in _hooks.get(right, []):
+            handler(person=person, actor=actor, **details)

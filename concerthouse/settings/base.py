@@ -23,6 +23,13 @@ HOUSE_NAME = env.str("HOUSE_NAME", default="Demo Konserthus")
 HOUSE_ORGANISATION_NUMBER = env.str("HOUSE_ORGANISATION_NUMBER", default="")
 HOUSE_CONTACT_EMAIL = env.str("HOUSE_CONTACT_EMAIL", default="dataskydd@example.org")
 HOUSE_SITE_URL = env.str("HOUSE_SITE_URL", default="http://127.0.0.1:8000")
+# The controller's postal address, for the privacy notice and the record of processing (Art. 13,
+# 30); one line, e.g. "Box 123, 701 42 Örebro".
+HOUSE_ADDRESS = env.str("HOUSE_ADDRESS", default="")
+# The data protection officer's contact (Art. 13(1)(b), 30(1)(a)): by default the house's
+# privacy address, which the DPO reads.
+DPO_NAME = env.str("DPO_NAME", default="")
+DPO_EMAIL = env.str("DPO_EMAIL", default=HOUSE_CONTACT_EMAIL)
 # The month the financial year starts (1 = the calendar year): the bookkeeping hold counts from its end.
 HOUSE_FINANCIAL_YEAR_START_MONTH = env.int("HOUSE_FINANCIAL_YEAR_START_MONTH", default=1)
 
@@ -333,6 +340,11 @@ CELERY_BEAT_SCHEDULE = {
         # Starts scheduled campaigns and resumes one whose task was lost.
         "task": "newsletters.tasks.send_due_campaigns_task",
         "schedule": 60.0,
+    },
+    "customers-sweep": {
+        # Notices of a restriction's lifting (Art. 18(3)) that a lost task never sent.
+        "task": "customers.tasks.sweep_task",
+        "schedule": 5 * 60.0,
     },
     "privacy-requests-sweep": {
         # Verification links, answers and Art. 19 notices that a lost task never sent.

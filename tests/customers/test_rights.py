@@ -1,9 +1,12 @@
 import pytest
+from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.test import TestCase
 
 from concerthouse.models import AuditEntry
 from customers.models import Customer
 from customers.services import (
+    customer_announce_restriction_lift,
     customer_lift_restriction,
     customer_object_to_marketing,
     customer_restrict,
@@ -25,17 +28,28 @@ def test_restricted_and_objecting_people_drop_out_where_querysets_are_built(dpo)
 
 
 @pytest.mark.django_db
-def test_restriction_records_who_when_and_why_and_can_be_lifted(dpo):
+def test_restriction_records_who_when_and_why_and_is_lifted_once_the_person_was_told(dpo):
     customer = customer_restrict(customer=CustomerFactory(), actor=dpo, ground="legal_claims")
     assert (customer.restricted_by, customer.restriction_ground) == (dpo, "legal_claims")
     assert customer.restricted_at is not None
+    with pytest.raises(ValidationError, match="Tell the person first"):
+        customer_lift_restriction(customer=customer, actor=dpo)
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        customer_announce_restriction_lift(customer=customer, actor=dpo)
+    (notice,) = mail.outbox
+    assert notice.to == [customer.email]
     customer = customer_lift_restriction(customer=customer, actor=dpo)
     assert customer in Customer.objects.processable()
     assert list(
         AuditEntry.objects.filter(target_id=customer.public_id)
         .order_by("id")
         .values_list("action", flat=True)
-    ) == ["customer.created", "customer.restricted", "customer.restriction_lifted"]
+    ) == [
+        "customer.created",
+        "customer.restricted",
+        "customer.restriction_lift_announced",
+        "customer.restriction_lifted",
+    ]
 
 
 @pytest.mark.django_db

@@ -39,9 +39,11 @@ from consent.selectors import notice_current
 from consent.services import consent_withdraw
 from customers.models import Customer
 from customers.services import (
+    customer_announce_restriction_lift,
     customer_end_relationship,
     customer_lift_restriction,
     customer_restrict,
+    customer_send_restriction_lift_notice,
     customer_start_relationship,
 )
 from newsletters.campaigns import campaign_prepare_deliveries
@@ -807,6 +809,9 @@ def test_a_restricted_person_is_purged_by_no_rule_until_the_restriction_is_lifte
 
     with at(dt(2025, 3, 17, 9)):
         for person in restricted:
+            # Art. 18(3): told first, then lifted.
+            customer_announce_restriction_lift(customer=person, actor=world.dpo)
+            customer_send_restriction_lift_notice(customer_id=person.pk)
             customer_lift_restriction(customer=person, actor=world.dpo)
     run = purge_at(dt(2025, 3, 17, 10))
     rows = purged(run)

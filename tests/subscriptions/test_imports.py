@@ -20,6 +20,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext
 
 from concerthouse.models import AuditEntry
+from concerthouse.privacy.map import declaration_for
 from consent.models import Consent, ConsentEvent
 from customers.models import Customer
 from customers.services import customer_restrict
@@ -454,12 +455,8 @@ def test_each_new_person_gets_one_art_14_notice_in_their_language(box_office, th
                 # why, and for how long
                 "6(1)(b)",
                 gettext("How long we keep it"),
-                gettext(
-                    "Prospects we met at fairs, meetings or by correspondence: deleted three "
-                    "years after the last contact unless you become a customer or consent to "
-                    "further storage. Customers: deleted a set time after the customer "
-                    "relationship ends, except accounting records the law obliges us to keep."
-                ),
+                # the periods as the map words them, from the settings
+                str(declaration_for(Customer).retention.description),
                 # the rights, and where to use them
                 gettext("Your rights"),
                 f"{settings.HOUSE_SITE_URL}/{language}/privacy/request/",

@@ -262,6 +262,18 @@ def test_withdrawing_the_consent_deletes_every_seating_need(with_needs, box_offi
     assert services.seating_consent_withdraw(customer=person, channel="counter_or_phone") == 0
 
 
+def test_every_withdrawal_of_the_consent_deletes_the_needs_in_its_transaction(with_needs):
+    """One mechanism: the consent app runs what subscriptions registered for the accessibility
+    kind, so a withdrawal from any path (here the consent service itself) takes the needs along."""
+    from consent.services import consent_withdraw
+
+    person = with_needs.customer
+    with transaction.atomic():
+        consent_withdraw(customer=person, purpose=accessibility(), channel="privacy_request")
+        assert not SeatingNeed.objects.filter(customer=person).exists()
+    assert AuditEntry.objects.filter(action="subscription.seating_needs_deleted").exists()
+
+
 def test_the_counter_page_withdraws_the_consent_and_deletes_the_needs(
     client_for, box_office, with_needs
 ):
