@@ -122,13 +122,17 @@ def _house() -> dict:
 def notice_context() -> dict:
     """For the public notice: the activities, the interests one may object to, the processors,
     the profiling the house takes part in."""
-    every = activities()
+    register = list(Processor.objects.filter(is_active=True))
+    every = activities(register)
     return {
         **_house(),
         "activities": every,
         "objectable": [a for a in every if a["legitimate_interest"]],
-        "processors": Processor.objects.filter(is_active=True),
-        "profiling": [d.profiling(None) for d in declarations() if d.profiling],
+        "processors": register,
+        # Only what the house can do: no audience export without an ad platform registered.
+        "profiling": [
+            d.profiling(None) for d in declarations() if d.profiling and _in_use(d, register)
+        ],
     }
 
 

@@ -14,12 +14,13 @@ from django.test import Client, override_settings
 from django.urls import reverse
 from django.utils import timezone
 
+from concerthouse.privacy.map import RecipientKind
 from consent.models import NoticeVersion, Purpose
 from customers.models import Customer
 from newsletters import links
 from newsletters.audience import audience_export
 from privacy_requests import packages, services
-from privacy_requests.models import AccessPackage
+from privacy_requests.models import AccessPackage, Processor
 from subscriptions.models import Season, Series
 from tests.factories import make_staff, sign_in
 from tests.subscriptions.conftest import booking_post
@@ -49,6 +50,27 @@ def _path(url: str) -> str:
     return "/" + url.split("://", 1)[1].split("/", 1)[1]
 
 
+def _register_recipients() -> None:
+    """The house's processor register names its mail service and Meta: without them the booking's
+    mail and the audience export would be refused (concerthouse/privacy/recipients.py)."""
+    for name, kind, code in (
+        ("Mail service", RecipientKind.MAIL, ""),
+        ("Meta", RecipientKind.AD_PLATFORM, "meta"),
+    ):
+        Processor.objects.get_or_create(
+            name=name,
+            defaults={
+                "role": Processor.Role.PROCESSOR,
+                "kind": kind,
+                "recipient_code": code,
+                "purposes": {"en": f"{name}.", "sv": f"{name}.", "nb": f"{name}."},
+                "data_categories": ["contact"],
+                "country": "SE",
+                "erasure_contact": f"privacy@{code or 'mail'}.example",
+            },
+        )
+
+
 def marta_booked_on_the_website() -> Customer:
     """Märta books a season subscription on the public form with a wheelchair place, then
     chooses the family concerts and ads on social media in the preference centre. Marketing
@@ -56,6 +78,7 @@ def marta_booked_on_the_website() -> Customer:
     existing = Customer.objects.filter(email=MARTA).first()
     if existing is not None:
         return existing
+    _register_recipients()
     today = timezone.localdate()
     season = Season.objects.create(
         name="2026/27", starts_on=today - timedelta(days=30), ends_on=today + timedelta(days=200)

@@ -9,6 +9,7 @@ import polib
 import pytest
 from django.utils import translation
 
+from concerthouse.privacy.map import RecipientKind
 from privacy_requests.models import Processor
 from tests.factories import make_staff
 
@@ -50,19 +51,21 @@ def register(db, family_list):
     Processor.objects.create(
         name="Brevduvan AB",
         role=Processor.Role.PROCESSOR,
-        purposes="Skickar nyhetsbrev.",
+        kind=RecipientKind.MAIL,
+        purposes={"sv": "Skickar nyhetsbrev.", "nb": "Sender nyhetsbrev.", "en": "Sends mail."},
         data_categories=["contact", "behavioural"],
-        country="Sverige",
-        transfer_basis="EU/EES",
+        country="SE",
+        transfer_basis=Processor.TransferBasis.NONE,
         erasure_contact="dataskydd@brevduvan.example",
     )
     Processor.objects.create(
         name="Kassaboken AS",
         role=Processor.Role.PROCESSOR,
-        purposes="Regnskap.",
+        kind=RecipientKind.HOSTING,
+        purposes={"sv": "Bokföring.", "nb": "Regnskap.", "en": "Accounting."},
         data_categories=["accounting"],
-        country="Norge",
-        transfer_basis="EU/EØS",
+        country="NO",
+        transfer_basis=Processor.TransferBasis.NONE,
         erasure_contact="personvern@kassaboken.example",
     )
 
@@ -179,7 +182,8 @@ def test_the_record_holds_every_item_of_article_30(dpo_client, register, setting
     # (d)-(e) recipients by the data they hold, with the country and the basis of a transfer
     (accounts,) = re.findall(r"<tr>\s*<td>Keeping the accounts.*?</tr>", page, re.S)
     assert "Kassaboken AS" in accounts and "Brevduvan AB" not in accounts
-    assert "Kassaboken AS (Processor (processes on our behalf, Art. 28)), Norge, EU/EØS" in page
+    (line,) = re.findall(r"<li><strong>Kassaboken AS</strong>.*?</li>", page, re.S)
+    assert "Norway" in line and "No transfer outside the EU/EEA" in line
     # (f) time limits, (g) the security measures
     assert "13 months after your last season subscription ends" in page
     assert "Security measures" in page and "Audit log" in page
