@@ -1,9 +1,12 @@
+import contextlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db.models import QuerySet
+from redis.exceptions import RedisError
 
 from customers.models import Customer
 
@@ -30,16 +33,40 @@ def notices_current(*, purposes, language: str) -> dict[int, NoticeVersion]:
     return result
 
 
+# The notice versions on offer, in the cache: read on every public signup's POST, changed only
+# when staff publish a wording or change a purpose (consent/apps.py forgets it then).
+OFFERED_NOTICES_KEY = "consent:offered-notices"
+# In case a change bypasses the models (a raw UPDATE in a shell): forgotten within the hour anyway.
+OFFERED_NOTICES_SECONDS = 60 * 60
+
+
 def notice_kinds(pks: Iterable[int]) -> dict[int, str]:
     """The kind of purpose of each of these notice versions whose purpose is still offered, by id;
     ids of any other are left out. Any version counts: the page may have been loaded before staff
-    published a newer wording, and the person consents to the one they read. (One query by
-    primary key; whatever records the consent checks the offer again: newsletters.services.)"""
-    return dict(
-        NoticeVersion.objects.filter(pk__in=pks, purpose__is_active=True).values_list(
-            "pk", "purpose__kind"
+    published a newer wording, and the person consents to the one they read. Whatever records the
+    consent checks the offer again (newsletters.services)."""
+    offered = _offered_notice_kinds()
+    return {pk: offered[pk] for pk in pks if pk in offered}
+
+
+def _offered_notice_kinds() -> dict[int, str]:
+    try:
+        offered = cache.get(OFFERED_NOTICES_KEY)
+    except RedisError:
+        offered = None  # the cache is down: the database answers, as it does on a miss
+    if offered is None:
+        offered = dict(
+            NoticeVersion.objects.filter(purpose__is_active=True).values_list("pk", "purpose__kind")
         )
-    )
+        with contextlib.suppress(RedisError):
+            cache.set(OFFERED_NOTICES_KEY, offered, timeout=OFFERED_NOTICES_SECONDS)
+    return offered
+
+
+def offered_notices_changed() -> None:
+    """A purpose or a wording changed: the next signup reads the offer from the database."""
+    with contextlib.suppress(RedisError):
+        cache.delete(OFFERED_NOTICES_KEY)
 
 
 def purposes_offered(*, kinds) -> QuerySet:

@@ -158,10 +158,25 @@ def test_a_version_published_between_two_signups_is_accepted_at_once(client, new
 @pytest.mark.django_db
 def test_a_list_withdrawn_from_offer_between_two_signups_is_refused_at_once(client, news):
     client.post("/en/newsletter/", form_data("ase@example.no", "news"))
-    Purpose.objects.filter(code="news").update(is_active=False)
+    # As staff withdraw it in the admin: the form's copy of the offer goes with the change.
+    news.is_active = False
+    news.save(update_fields=["is_active"])
     response = client.post("/en/newsletter/", form_data("marta@example.se", "news"))
     assert response.status_code == 200 and b"errorlist" in response.content
     assert list(SignupIntake.objects.values_list("email", flat=True)) == ["ase@example.no"]
+
+
+@pytest.mark.django_db
+def test_a_wording_published_between_two_signups_is_accepted_at_once(client, news):
+    client.post("/en/newsletter/", form_data("ase@example.no", "news"))
+    newer = NoticeVersion.objects.create(
+        purpose=news, language="en", version=99, label="News, reworded", text="Our news."
+    )
+    response = client.post(
+        "/en/newsletter/", {**form_data("marta@example.se"), "lists": [newer.pk]}
+    )
+    assert response.status_code == 302
+    assert SignupIntake.objects.get(email="marta@example.se").notice_ids == [newer.pk]
 
 
 @pytest.mark.django_db
